@@ -1,0 +1,330 @@
+"""site.yaml: the whole site policy, parsed and validated.
+
+Layer: bottom (imports only pydantic and ruamel.yaml). ``load_site`` is the one
+way in; every problem in a file is reported together, each as
+``file:line: key.path: message``, because an admin fixing a file one error per
+run is an admin who stops using the tool. Unknown keys are errors: a typo in a
+limit must not silently leave the limit unset.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
+
+
+class ConfigError(Exception):
+    """A site.yaml that cannot be used; ``problems`` holds one line per mistake."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SiteInfo(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    state: str = "./var/elastic.db"
+
+
+class LrmConfig(_Strict):
+    """Which resource manager to observe and how to reach it."""
+
+    kind: Literal["sge", "htcondor", "pbs", "slurm", "replay"]
+    timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    workload: str | None = None  # replay: SWF or YAML job list
+    options: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _replay_needs_workload(self) -> LrmConfig:
+        if self.kind == "replay" and not self.workload:
+            raise ValueError("lrm.kind replay needs lrm.workload (an SWF or YAML job list)")
+        return self
+
+
+class MatchRule(_Strict):
+    """How a job is recognised as this VO's; any listed field matching is enough.
+
+    Values are shell-style patterns (``atlas*``), compared with fnmatch.
+    """
+
+    user: list[str] = Field(default_factory=list)
+    group: list[str] = Field(default_factory=list)
+    project: list[str] = Field(default_factory=list)
+    account: list[str] = Field(default_factory=list)
+    queue: list[str] = Field(default_factory=list)
+
+    def is_empty(self) -> bool:
+        return not (self.user or self.group or self.project or self.account or self.queue)
+
+
+class Flavor(_Strict):
+    cores: Annotated[int, Field(ge=1)]
+    memory_mb: Annotated[int, Field(ge=64)]
+    disk_gb: Annotated[int, Field(ge=1)] = 10
+
+
+class Images(_Strict):
+    libvirt: str | None = None  # base volume name in the host's storage pool
+    ec2: str | None = None  # AMI id
+
+
+class VoCloud(_Strict):
+    allowed: bool = False
+    max_nodes: Annotated[int, Field(ge=0)] = 0
+    max_hourly_cost: Annotated[float, Field(ge=0)] = 0.0
+
+
+class Context(_Strict):
+    template: str = "sge"
+    vars: dict[str, Any] = Field(default_factory=dict)
+    secrets: dict[str, str] = Field(default_factory=dict)  # name -> file path
+
+
+class VoConfig(_Strict):
+    name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    match: MatchRule
+    flavor: Flavor
+    image: Images = Field(default_factory=Images)
+    min_nodes: Annotated[int, Field(ge=0)] = 0
+    max_nodes: Annotated[int, Field(ge=0)] = 10
+    share: Annotated[float, Field(gt=0)] = 1.0
+    cloud: VoCloud = Field(default_factory=VoCloud)
+    context: Context = Field(default_factory=Context)
+
+    @model_validator(mode="after")
+    def _limits_agree(self) -> VoConfig:
+        if self.min_nodes > self.max_nodes:
+            raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
+        if self.match.is_empty():
+            raise ValueError("match needs at least one of user, group, project, account, queue")
+        return self
+
+
+class HostConfig(_Strict):
+    name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    uri: str
+    cores: Annotated[int, Field(ge=1)]
+    memory_mb: Annotated[int, Field(ge=64)]
+    reserved_cores: Annotated[int, Field(ge=0)] = 0
+    reserved_memory_mb: Annotated[int, Field(ge=0)] = 0
+    pool: str = "default"
+    network: str = "default"
+
+    @model_validator(mode="after")
+    def _reserve_fits(self) -> HostConfig:
+        if self.reserved_cores >= self.cores:
+            raise ValueError("reserved_cores leaves no cores for workers")
+        if self.reserved_memory_mb >= self.memory_mb:
+            raise ValueError("reserved_memory_mb leaves no memory for workers")
+        return self
+
+
+class LocalConfig(_Strict):
+    hosts: list[HostConfig] = Field(default_factory=list)
+
+
+class Ec2Config(_Strict):
+    region: str = "us-east-1"
+    endpoint_url: str | None = None  # "embedded": a moto server elastic starts itself
+    instance_types: dict[str, list[str]] = Field(default_factory=dict)  # vo -> types
+    subnets: list[str] = Field(default_factory=list)
+    security_group_ids: list[str] = Field(default_factory=list)
+    key_name: str | None = None
+    spot: bool = False
+    max_instances: Annotated[int, Field(ge=0)] = 0
+    prices: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    max_hourly_cost: Annotated[float, Field(ge=0)] = 0.0
+
+    @model_validator(mode="after")
+    def _every_type_priced(self) -> Ec2Config:
+        for vo, types in self.instance_types.items():
+            for instance_type in types:
+                if instance_type not in self.prices:
+                    raise ValueError(
+                        f"instance type {instance_type} of VO {vo} has no entry in ec2.prices"
+                    )
+        return self
+
+
+class Policy(_Strict):
+    pass_interval_s: Annotated[int, Field(ge=1)] = 60
+    boot_timeout_s: Annotated[int, Field(ge=1)] = 900
+    idle_timeout_local_s: Annotated[int, Field(ge=0)] = 900
+    idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300
+    drain_timeout_s: Annotated[int, Field(ge=0)] = 3600
+    max_boots_per_pass: Annotated[int, Field(ge=0)] = 20
+    lrm_grace_s: Annotated[int, Field(ge=0)] = 300
+
+
+class Site(_Strict):
+    """The validated site policy. ``source`` is the file it came from."""
+
+    site: SiteInfo
+    lrm: LrmConfig
+    vos: list[VoConfig]
+    local: LocalConfig = Field(default_factory=LocalConfig)
+    ec2: Ec2Config | None = None
+    policy: Policy = Field(default_factory=Policy)
+    source: str = Field(default="", exclude=True)
+
+    @field_validator("vos")
+    @classmethod
+    def _vo_names_unique(cls, vos: list[VoConfig]) -> list[VoConfig]:
+        names = [vo.name for vo in vos]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"VO names must be unique; repeated: {', '.join(duplicates)}")
+        return vos
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Site:
+        if self.ec2 is not None:
+            known = {vo.name for vo in self.vos}
+            for vo_name in self.ec2.instance_types:
+                if vo_name not in known:
+                    raise ValueError(f"ec2.instance_types names unknown VO {vo_name!r}")
+        hosts = [h.name for h in self.local.hosts]
+        if len(set(hosts)) != len(hosts):
+            raise ValueError("local.hosts names must be unique")
+        return self
+
+    def vo(self, name: str) -> VoConfig:
+        for vo in self.vos:
+            if vo.name == name:
+                return vo
+        raise KeyError(name)
+
+    def host(self, name: str) -> HostConfig | None:
+        for host in self.local.hosts:
+            if host.name == name:
+                return host
+        return None
+
+    def state_path(self) -> Path:
+        """The ledger file, relative paths taken from the site file's folder."""
+        path = Path(self.site.state)
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).parent / path
+        return path
+
+    def resolve(self, relative: str) -> Path:
+        path = Path(relative)
+        if not path.is_absolute() and self.source:
+            path = Path(self.source).parent / path
+        return path
+
+
+def _line_of(document: Any, loc: tuple[int | str, ...]) -> int | None:
+    """The 1-based line of the deepest key in ``loc`` that exists in the YAML."""
+    node = document
+    line: int | None = None
+    for part in loc:
+        if isinstance(node, CommentedMap) and part in node:
+            pos = node.lc.key(part)
+            line = pos[0] + 1
+            node = node[part]
+        elif isinstance(node, CommentedSeq) and isinstance(part, int) and part < len(node):
+            pos = node.lc.item(part)
+            line = pos[0] + 1
+            node = node[part]
+        else:
+            break
+    return line
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif part in {"function-after", "function-before"} or "[" in str(part):
+            continue
+        else:
+            text += f".{part}" if text else str(part)
+    return text or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown key (check the spelling)"
+    if kind == "missing":
+        return "required key is missing"
+    if kind in {"greater_than_equal", "greater_than"}:
+        sign = "≥" if kind == "greater_than_equal" else ">"
+        bound = ctx.get("ge", ctx.get("gt"))
+        return f"must be {sign} {bound}"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx.get('pattern')}"
+    if kind == "value_error":
+        return str(ctx.get("error", error["msg"]))
+    return str(error["msg"])
+
+
+def parse_site(text: str, source: str = "site.yaml") -> Site:
+    """Validate YAML text; raises ConfigError listing every problem with its line."""
+    name = Path(source).name if source else "site.yaml"
+    try:
+        document = YAML(typ="rt").load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        line = mark.line + 1 if mark is not None else 0
+        raise ConfigError(Path(source), [f"{name}:{line}: not valid YAML: {exc.problem}"]) from exc
+    if not isinstance(document, dict):
+        raise ConfigError(Path(source), [f"{name}:1: the file must be a mapping of sections"])
+    try:
+        site = Site.model_validate(_plain(document))
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            line = _line_of(document, loc) or 1
+            problems.append(f"{name}:{line}: {_key_path(loc)}: {_describe(dict(error))}")
+        raise ConfigError(Path(source), problems) from exc
+    return site.model_copy(update={"source": str(source)})
+
+
+def _plain(node: Any) -> Any:
+    """ruamel's round-trip containers to plain dicts and lists for pydantic."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    return node
+
+
+def load_site(path: Path | str) -> Site:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, [f"{path}: cannot read: {exc.strerror}"]) from exc
+    return parse_site(text, str(path))
+
+
+def find_site_file(explicit: str | None) -> Path:
+    """``--config``, else ./site.yaml, else /etc/elastic/site.yaml."""
+    if explicit:
+        return Path(explicit)
+    for candidate in (Path("site.yaml"), Path("/etc/elastic/site.yaml")):
+        if candidate.exists():
+            return candidate
+    return Path("site.yaml")
+
+
+def is_valid_name(name: str) -> bool:
+    return re.fullmatch(NAME_PATTERN, name) is not None

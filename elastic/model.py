@@ -1,0 +1,295 @@
+"""Plain data shared by every layer: jobs, nodes, hosts, observations and actions.
+
+Layer: bottom. Imports nothing from elastic. Everything here is a frozen dataclass
+so an observation or a plan can be passed around, compared in tests and logged
+without anyone mutating it behind the planner's back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class NodeState(StrEnum):
+    """Life of a worker node as elastic records it (the ledger's view)."""
+
+    REQUESTED = "requested"  # intent written, provider not yet called
+    BOOTING = "booting"  # the provider accepted the VM
+    JOINING = "joining"  # registered with the LRM, waiting for it to report in
+    READY = "ready"  # the LRM sees it
+    DRAINING = "draining"  # no new jobs; running ones finish
+    RETIRING = "retiring"  # being removed from the LRM and destroyed
+    GONE = "gone"
+    FAILED = "failed"
+
+
+#: States in which a node holds (or will hold) a VM and counts as capacity.
+ALIVE_STATES = frozenset(
+    {NodeState.REQUESTED, NodeState.BOOTING, NodeState.JOINING, NodeState.READY}
+)
+#: States in which the node still exists somewhere and must not be forgotten.
+LIVE_STATES = ALIVE_STATES | {NodeState.DRAINING, NodeState.RETIRING, NodeState.FAILED}
+
+
+class LrmNodeState(StrEnum):
+    """A node as the resource manager reports it."""
+
+    IDLE = "idle"
+    BUSY = "busy"
+    DRAINING = "draining"  # draining with jobs still running
+    DRAINED = "drained"  # draining and empty
+    DOWN = "down"  # down, offline, unreachable
+    UNKNOWN = "unknown"  # not listed, or the LRM could not be read
+
+
+class ProviderKind(StrEnum):
+    LIBVIRT = "libvirt"
+    EC2 = "ec2"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A pending (or running) job as the LRM reports it.
+
+    ``count`` stands for identical instances (array tasks) so that a 100k-task
+    array is one object, not 100k. ``cores`` and ``memory_mb`` are per instance;
+    an instance spanning ``nodes`` hosts splits them evenly across the hosts.
+    """
+
+    id: str
+    cores: int = 1
+    memory_mb: int = 0
+    vo: str | None = None
+    count: int = 1
+    nodes: int = 1
+    walltime_s: int | None = None
+    runnable: bool = True
+    running: bool = False
+    user: str | None = None
+    group: str | None = None
+    project: str | None = None
+    queue: str | None = None
+    account: str | None = None
+    submit_time: float | None = None
+    reason: str = ""  # why it is not runnable, when it is not
+
+    @property
+    def cores_per_node(self) -> int:
+        return -(-self.cores // max(1, self.nodes))
+
+    @property
+    def memory_mb_per_node(self) -> int:
+        return -(-self.memory_mb // max(1, self.nodes))
+
+
+@dataclass(frozen=True)
+class LrmNode:
+    """An execution host in the LRM's own listing."""
+
+    name: str
+    state: LrmNodeState
+    cores: int = 0
+    memory_mb: int = 0
+    running_jobs: int = 0
+    vo: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueSnapshot:
+    """One consistent read of an LRM: what waits and where things run."""
+
+    jobs: tuple[Job, ...] = ()
+    nodes: tuple[LrmNode, ...] = ()
+
+    def node(self, name: str) -> LrmNode | None:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        return None
+
+
+@dataclass(frozen=True)
+class Host:
+    """A local hypervisor with what is still free on it for new workers."""
+
+    name: str
+    cores_total: int
+    memory_mb_total: int
+    cores_free: int
+    memory_mb_free: int
+    reachable: bool = True
+
+
+@dataclass(frozen=True)
+class VMRef:
+    """Where a worker's VM lives: enough for a provider to find and destroy it."""
+
+    node_id: str
+    provider: ProviderKind
+    location: str  # hypervisor host name, or EC2 region
+    instance_id: str = ""  # libvirt domain name or EC2 instance id
+    vo: str = ""
+    instance_type: str = ""
+    running: bool = True
+    launched_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """What a provider holds now. ``vms`` are only those carrying our tags."""
+
+    provider: ProviderKind
+    hosts: tuple[Host, ...] = ()
+    vms: tuple[VMRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class BootRequest:
+    """Everything a provider needs to create one worker; idempotent per ``node_id``."""
+
+    node_id: str
+    hostname: str
+    vo: str
+    site: str
+    provider: ProviderKind
+    location: str
+    cores: int
+    memory_mb: int
+    disk_gb: int
+    image: str
+    user_data: str = ""
+    meta_data: str = ""
+    instance_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class WorkerNode:
+    """The merged view of one managed worker: ledger + LRM + provider.
+
+    This is what the planner sees of a node. ``lrm_state`` is UNKNOWN when the
+    LRM was not read this pass or does not list the node.
+    """
+
+    id: str
+    vo: str
+    provider: ProviderKind
+    location: str
+    state: NodeState
+    lrm_state: LrmNodeState
+    cores: int
+    memory_mb: int
+    created_at: float
+    state_since: float
+    running_jobs: int = 0
+    idle_since: float | None = None
+    boot_deadline: float | None = None
+    hourly_cost: float = 0.0
+    instance_type: str = ""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """Everything the planner may know, gathered in one pass.
+
+    ``lrm_ok`` is False when the LRM could not be read: then there is no demand
+    to act on and nothing may be retired.
+    """
+
+    jobs: tuple[Job, ...]
+    nodes: tuple[WorkerNode, ...]
+    hosts: tuple[Host, ...]
+    lrm_ok: bool = True
+    cloud_ok: bool = True
+    local_ok: bool = True
+    next_serial: int = 1
+    static_nodes: tuple[LrmNode, ...] = ()
+
+
+@dataclass(frozen=True)
+class Boot:
+    node_id: str
+    vo: str
+    provider: ProviderKind
+    location: str
+    cores: int
+    memory_mb: int
+    reason: str
+    instance_type: str = ""
+    hourly_cost: float = 0.0
+
+    kind = "boot"
+
+
+@dataclass(frozen=True)
+class Drain:
+    node_id: str
+    vo: str
+    reason: str
+
+    kind = "drain"
+
+
+@dataclass(frozen=True)
+class Destroy:
+    node_id: str
+    vo: str
+    reason: str
+
+    kind = "destroy"
+
+
+Action = Boot | Drain | Destroy
+
+
+@dataclass(frozen=True)
+class Unplaceable:
+    """Jobs the site cannot serve, reported rather than silently dropped."""
+
+    job_id: str
+    vo: str | None
+    reason: str
+    count: int = 1
+
+
+@dataclass(frozen=True)
+class VoDecision:
+    """One line per VO per pass: what the planner saw and why it did what it did."""
+
+    vo: str
+    pending_jobs: int
+    nodes_needed: int
+    nodes_alive: int
+    boots_local: int
+    boots_cloud: int
+    drains: int
+    destroys: int
+    note: str = ""
+
+    def summary(self) -> str:
+        return (
+            f"vo={self.vo} pending={self.pending_jobs} need={self.nodes_needed} "
+            f"alive={self.nodes_alive} boot_local={self.boots_local} "
+            f"boot_cloud={self.boots_cloud} drain={self.drains} destroy={self.destroys}"
+            + (f" ({self.note})" if self.note else "")
+        )
+
+
+@dataclass(frozen=True)
+class Plan:
+    actions: tuple[Action, ...] = ()
+    unplaceable: tuple[Unplaceable, ...] = ()
+    decisions: tuple[VoDecision, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def boots(self) -> tuple[Boot, ...]:
+        return tuple(a for a in self.actions if isinstance(a, Boot))
+
+    @property
+    def drains(self) -> tuple[Drain, ...]:
+        return tuple(a for a in self.actions if isinstance(a, Drain))
+
+    @property
+    def destroys(self) -> tuple[Destroy, ...]:
+        return tuple(a for a in self.actions if isinstance(a, Destroy))

@@ -1,0 +1,1 @@
+"""Adapters that observe a local resource manager and join/retire its nodes."""

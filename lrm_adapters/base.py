@@ -1,0 +1,70 @@
+"""The contract every LRM adapter keeps, and the error it raises.
+
+Layer: adapter boundary (imports elastic.model and elastic.config only).
+An adapter *observes* a resource manager and registers, drains and removes
+execution hosts in it. It never creates or destroys a VM: that is a provider's
+job. The engine holds adapters only through this protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+from elastic.model import QueueSnapshot
+
+
+class LRMError(Exception):
+    """The LRM could not be read or changed.
+
+    Carries the command (argument list), its exit code and stderr so that the
+    log line alone tells an admin what failed. ``exit_code`` is None for a
+    timeout or a command that could not be started.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        command: Sequence[str] = (),
+        exit_code: int | None = None,
+        stderr: str = "",
+    ) -> None:
+        self.command = tuple(command)
+        self.exit_code = exit_code
+        self.stderr = stderr
+        detail = message
+        if self.command:
+            detail += f" [command: {' '.join(self.command)}]"
+        if exit_code is not None:
+            detail += f" [exit {exit_code}]"
+        if stderr.strip():
+            detail += f" [stderr: {stderr.strip()[:500]}]"
+        super().__init__(detail)
+
+
+class LRMParseError(LRMError):
+    """The LRM answered, but with output we cannot understand. Never act on it."""
+
+
+@runtime_checkable
+class LRMAdapter(Protocol):
+    """Observe one resource manager; join and retire its execution hosts.
+
+    Contract:
+    - ``snapshot()`` returns one consistent view or raises ``LRMError``; it never
+      returns a partial view silently. Jobs carry their VO (``vomatch.label``).
+    - ``register_node``, ``drain_node`` and ``remove_node`` are idempotent: calling
+      one twice, or on a node already in that state, is not an error.
+    - ``drain_node`` guarantees no new job starts on the node; running jobs go on.
+    - ``remove_node`` is only called on a drained node with no running jobs.
+    """
+
+    name: str
+
+    def snapshot(self) -> QueueSnapshot: ...
+
+    def register_node(self, hostname: str, vo: str) -> None: ...
+
+    def drain_node(self, hostname: str, reason: str) -> None: ...
+
+    def remove_node(self, hostname: str) -> None: ...
