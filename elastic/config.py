@@ -166,7 +166,6 @@ class Policy(_Strict):
     idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300
     drain_timeout_s: Annotated[int, Field(ge=0)] = 3600
     max_boots_per_pass: Annotated[int, Field(ge=0)] = 20
-    lrm_grace_s: Annotated[int, Field(ge=0)] = 300
 
 
 class Site(_Strict):

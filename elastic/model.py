@@ -40,7 +40,8 @@ class LrmNodeState(StrEnum):
     DRAINING = "draining"  # draining with jobs still running
     DRAINED = "drained"  # draining and empty
     DOWN = "down"  # down, offline, unreachable
-    UNKNOWN = "unknown"  # not listed, or the LRM could not be read
+    ABSENT = "absent"  # the LRM was read and does not list the node
+    UNKNOWN = "unknown"  # listed in an unknown state, or the LRM could not be read
 
 
 class ProviderKind(StrEnum):
@@ -167,8 +168,9 @@ class BootRequest:
 class WorkerNode:
     """The merged view of one managed worker: ledger + LRM + provider.
 
-    This is what the planner sees of a node. ``lrm_state`` is UNKNOWN when the
-    LRM was not read this pass or does not list the node.
+    This is what the planner sees of a node. ``lrm_state`` is ABSENT when the
+    LRM was read and does not list the node, UNKNOWN when it could not be read
+    or reports a state it cannot vouch for: such a node is never retired.
     """
 
     id: str

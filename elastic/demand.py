@@ -1,0 +1,95 @@
+"""Pending jobs to worker nodes: how many nodes of its flavor each VO needs.
+
+Layer: pure (imports model and config). Jobs are grouped by shape (cores and
+memory per host) so that 100k array tasks cost one dictionary entry, not 100k
+objects. Each shape fills whole nodes first; the leftovers of all shapes share
+nodes by the larger of their core and memory fractions. That is the fluid
+bound rounded up: it can be off by a node when shapes fragment badly, which
+the next pass corrects because the LRM keeps the unplaced jobs pending.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from elastic.config import Site, VoConfig
+from elastic.model import Job, Unplaceable
+
+
+@dataclass
+class VoDemand:
+    """What one VO's pending jobs need this pass."""
+
+    vo: str
+    pending_jobs: int = 0  # job instances (array tasks counted), runnable only
+    nodes_needed: int = 0
+    shapes: dict[tuple[int, int], int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Demand:
+    by_vo: dict[str, VoDemand]
+    unplaceable: tuple[Unplaceable, ...]
+    not_runnable: int
+
+
+def _too_big(job: Job, vo: VoConfig) -> str | None:
+    if job.cores_per_node > vo.flavor.cores:
+        return (
+            f"needs {job.cores_per_node} cores per host; VO {vo.name} flavor has {vo.flavor.cores}"
+        )
+    if job.memory_mb_per_node > vo.flavor.memory_mb:
+        return (
+            f"needs {job.memory_mb_per_node} MB per host; VO {vo.name} flavor has "
+            f"{vo.flavor.memory_mb} MB"
+        )
+    return None
+
+
+def nodes_for_shapes(shapes: dict[tuple[int, int], int], cores: int, memory_mb: int) -> int:
+    """Nodes of ``cores``/``memory_mb`` that hold every instance of every shape."""
+    full_nodes = 0
+    leftover = 0.0
+    for (shape_cores, shape_memory), instances in shapes.items():
+        by_cores = cores // max(1, shape_cores)
+        by_memory = memory_mb // shape_memory if shape_memory > 0 else by_cores
+        per_node = max(1, min(by_cores, by_memory))
+        full, rest = divmod(instances, per_node)
+        full_nodes += full
+        leftover += rest * max(shape_cores / cores, shape_memory / memory_mb)
+    return full_nodes + math.ceil(leftover - 1e-9)
+
+
+def compute_demand(jobs: Iterable[Job], site: Site) -> Demand:
+    """Per-VO node demand from the pending, runnable jobs; the rest reported."""
+    vos = {vo.name: vo for vo in site.vos}
+    by_vo = {name: VoDemand(name) for name in vos}
+    shapes: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
+    unplaceable: list[Unplaceable] = []
+    not_runnable = 0
+    for job in jobs:
+        if job.running:
+            continue
+        if not job.runnable:
+            not_runnable += job.count
+            continue
+        vo = vos.get(job.vo) if job.vo is not None else None
+        if vo is None:
+            unplaceable.append(Unplaceable(job.id, job.vo, "matches no VO in site.yaml", job.count))
+            continue
+        problem = _too_big(job, vo)
+        if problem is not None:
+            unplaceable.append(Unplaceable(job.id, vo.name, problem, job.count))
+            continue
+        key = (job.cores_per_node, job.memory_mb_per_node)
+        vo_shapes = shapes[vo.name]
+        vo_shapes[key] = vo_shapes.get(key, 0) + job.count * max(1, job.nodes)
+        by_vo[vo.name].pending_jobs += job.count
+    for name, vo_shapes in shapes.items():
+        flavor = vos[name].flavor
+        by_vo[name].shapes = vo_shapes
+        by_vo[name].nodes_needed = nodes_for_shapes(vo_shapes, flavor.cores, flavor.memory_mb)
+    return Demand(by_vo, tuple(unplaceable), not_runnable)

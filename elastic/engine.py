@@ -1,0 +1,183 @@
+"""One pass: lock, observe, reconcile, plan, act, record.
+
+Layer: I/O orchestration; the only place that reads the clock. Observation
+runs concurrently with a timeout per source, and a failed source is a value
+(None), not an exception that ends the pass: the planner then holds back
+exactly what depends on it (no retirements without the LRM, no cloud boots
+without the EC2 inventory).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from filelock import FileLock, Timeout
+
+from elastic.actuation import ActionResult, Actuator, UserDataRenderer
+from elastic.config import Site
+from elastic.ledger import Ledger
+from elastic.model import Host, Inventory, Observation, Plan, ProviderKind, QueueSnapshot
+from elastic.planner import plan
+from elastic.providers.base import Provider
+from elastic.reconcile import Reconciliation, reconcile
+from lrm_adapters.base import LRMAdapter
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class PassLocked(Exception):
+    """Another pass holds the site's lock (a slow pass overlapping the next cron run)."""
+
+
+@dataclass(frozen=True)
+class Observed:
+    snapshot: QueueSnapshot | None
+    inventories: dict[ProviderKind, Inventory | None]
+    errors: tuple[str, ...] = ()
+
+
+@dataclass
+class PassResult:
+    plan: Plan
+    observation: Observation
+    results: list[ActionResult] = field(default_factory=list)
+    errors: tuple[str, ...] = ()
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.errors) or any(not r.ok for r in self.results)
+
+
+def _call(pool: ThreadPoolExecutor, fn: Callable[[], T], timeout: float, what: str) -> T | str:
+    future = pool.submit(fn)
+    try:
+        return future.result(timeout=timeout)
+    except FutureTimeout:
+        return f"{what}: no answer within {timeout:g} s"
+    except Exception as exc:  # a failed observation is a value, not the end of the pass
+        return f"{what}: {exc}"
+
+
+@dataclass
+class Engine:
+    site: Site
+    ledger: Ledger
+    lrm: LRMAdapter
+    providers: Mapping[ProviderKind, Provider]
+    render_user_data: UserDataRenderer
+    clock: Callable[[], float] = time.time
+
+    def observe(self) -> Observed:
+        timeout = self.site.lrm.timeout_s + 5.0
+        errors: list[str] = []
+        pool = ThreadPoolExecutor(max_workers=1 + len(self.providers))
+        try:
+            snapshot = _call(pool, self.lrm.snapshot, timeout, f"LRM {self.lrm.name}")
+            inventories: dict[ProviderKind, Inventory | None] = {}
+            for kind, provider in self.providers.items():
+                got = _call(pool, provider.inventory, timeout, f"provider {kind}")
+                inventories[kind] = got if isinstance(got, Inventory) else None
+                if isinstance(got, str):
+                    errors.append(got)
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+        if isinstance(snapshot, str):
+            errors.append(snapshot)
+        for error in errors:
+            log.error("observe: %s", error)
+        return Observed(
+            snapshot if isinstance(snapshot, QueueSnapshot) else None, inventories, tuple(errors)
+        )
+
+    def _apply(self, result: Reconciliation, now: float) -> None:
+        for orphan in result.orphans:
+            if self.ledger.get(orphan.id) is None:
+                self.ledger.add(orphan, orphan.reason)
+            else:
+                self.ledger.set_state(orphan.id, orphan.state, now, orphan.reason)
+        for correction in result.corrections:
+            self.ledger.update(correction.node_id, now, **correction.fields)
+            if correction.message:
+                self.ledger.event(now, "reconcile", correction.message, correction.node_id)
+
+    def prepare(self, now: float) -> tuple[Observation, Observed, Reconciliation]:
+        observed = self.observe()
+        records = self.ledger.nodes()
+        result = reconcile(records, observed.snapshot, observed.inventories, now)
+        hosts: list[Host] = []
+        for inventory in observed.inventories.values():
+            if inventory is not None:
+                hosts.extend(inventory.hosts)
+        local = observed.inventories.get(ProviderKind.LIBVIRT, Inventory(ProviderKind.LIBVIRT))
+        cloud = observed.inventories.get(ProviderKind.EC2, Inventory(ProviderKind.EC2))
+        observation = Observation(
+            jobs=observed.snapshot.jobs if observed.snapshot else (),
+            nodes=result.workers,
+            hosts=tuple(hosts),
+            lrm_ok=observed.snapshot is not None,
+            local_ok=local is not None,
+            cloud_ok=cloud is not None,
+            next_serial=self.ledger.peek_serial(),
+        )
+        return observation, observed, result
+
+    def run_pass(self, *, dry_run: bool = False) -> PassResult:
+        """Observe, reconcile, plan and (unless ``dry_run``) act and record."""
+        now = self.clock()
+        observation, observed, reconciled = self.prepare(now)
+        if not dry_run:
+            self._apply(reconciled, now)
+        decided = plan(observation, self.site, now)
+        log_plan(decided)
+        result = PassResult(decided, observation, errors=observed.errors)
+        if dry_run or not decided.actions:
+            return result
+        if decided.boots:
+            self.ledger.reserve_serials(len(decided.boots))
+        actuator = Actuator(
+            self.site, self.ledger, self.lrm, self.providers, self.render_user_data, now
+        )
+        result.results = actuator.run(decided.actions)
+        failed = sum(1 for r in result.results if not r.ok)
+        self.ledger.event(now, "pass", f"{len(decided.actions)} action(s), {failed} failed", None)
+        return result
+
+
+def log_plan(decided: Plan) -> None:
+    for decision in decided.decisions:
+        log.info("decision %s", decision.summary())
+    for note in decided.notes:
+        log.warning("%s", note)
+    for item in decided.unplaceable:
+        log.warning("unplaceable job %s (x%d): %s", item.job_id, item.count, item.reason)
+    for action in decided.actions:
+        log.info("plan %s %s (%s): %s", action.kind, action.node_id, action.vo, action.reason)
+
+
+def site_lock(site: Site) -> FileLock:
+    path = Path(str(site.state_path()) + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return FileLock(str(path))
+
+
+def run_locked(site: Site, engine: Engine, *, dry_run: bool = False) -> PassResult:
+    """One pass under the site lock; PassLocked at once if another pass holds it."""
+    lock = site_lock(site)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout as exc:
+        raise PassLocked(
+            f"another pass is running for site {site.site.name} ({lock.lock_file})"
+        ) from exc
+    try:
+        return engine.run_pass(dry_run=dry_run)
+    finally:
+        lock.release()

@@ -1,0 +1,259 @@
+"""The durable record: nodes, in-flight intents and the event log.
+
+Layer: I/O (SQLAlchemy 2 Core; SQLite by default, any SQLAlchemy URL works,
+e.g. PostgreSQL). The ledger keeps what cannot be derived from the providers
+and the LRM: which VO a node serves, when it went idle, what elastic meant to
+do when it crashed. An intent is written before an action is attempted and
+closed after, so a restart finds every half-done boot or destroy.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Connection,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    insert,
+    select,
+    update,
+)
+
+from elastic.model import LIVE_STATES, NodeState, ProviderKind
+
+metadata = MetaData()
+
+nodes_table = Table(
+    "nodes",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("vo", String(64), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("location", String(255), nullable=False),
+    Column("instance_id", String(255), nullable=False, default=""),
+    Column("instance_type", String(64), nullable=False, default=""),
+    Column("state", String(16), nullable=False),
+    Column("cores", Integer, nullable=False),
+    Column("memory_mb", Integer, nullable=False),
+    Column("hourly_cost", Float, nullable=False, default=0.0),
+    Column("created_at", Float, nullable=False),
+    Column("state_since", Float, nullable=False),
+    Column("boot_deadline", Float),
+    Column("idle_since", Float),
+    Column("reason", Text, nullable=False, default=""),
+)
+
+intents_table = Table(
+    "intents",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("node_id", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),
+    Column("opened_at", Float, nullable=False),
+    Column("closed_at", Float),
+    Column("outcome", String(16)),  # None while open, then "done" or "failed"
+    Column("detail", Text, nullable=False, default=""),
+)
+
+events_table = Table(
+    "events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("node_id", String(64)),
+    Column("kind", String(32), nullable=False),
+    Column("message", Text, nullable=False),
+)
+
+counters_table = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    id: str
+    vo: str
+    provider: ProviderKind
+    location: str
+    state: NodeState
+    cores: int
+    memory_mb: int
+    created_at: float
+    state_since: float
+    instance_id: str = ""
+    instance_type: str = ""
+    hourly_cost: float = 0.0
+    boot_deadline: float | None = None
+    idle_since: float | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Intent:
+    id: int
+    node_id: str
+    kind: str
+    opened_at: float
+    closed_at: float | None
+    outcome: str | None
+    detail: str
+
+
+@dataclass(frozen=True)
+class Event:
+    at: float
+    node_id: str | None
+    kind: str
+    message: str
+
+
+def _record(row: Any) -> NodeRecord:
+    values = dict(row._mapping)
+    values["provider"] = ProviderKind(values["provider"])
+    values["state"] = NodeState(values["state"])
+    return NodeRecord(**values)
+
+
+class Ledger:
+    """Nodes, intents and events in one database; every write is its own transaction."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    @classmethod
+    def open(cls, where: str | Path) -> Ledger:
+        """Open (creating if needed) a ledger at a file path or an SQLAlchemy URL."""
+        text = str(where)
+        if "://" not in text:
+            Path(text).parent.mkdir(parents=True, exist_ok=True)
+            text = f"sqlite:///{text}"
+        engine = create_engine(text)
+        metadata.create_all(engine)
+        return cls(engine)
+
+    @contextmanager
+    def _tx(self) -> Iterator[Connection]:
+        with self._engine.begin() as connection:
+            yield connection
+
+    def nodes(self, *, include_gone: bool = False) -> list[NodeRecord]:
+        query = select(nodes_table).order_by(nodes_table.c.created_at, nodes_table.c.id)
+        if not include_gone:
+            query = query.where(nodes_table.c.state.in_([s.value for s in LIVE_STATES]))
+        with self._tx() as tx:
+            return [_record(row) for row in tx.execute(query)]
+
+    def get(self, node_id: str) -> NodeRecord | None:
+        with self._tx() as tx:
+            row = tx.execute(select(nodes_table).where(nodes_table.c.id == node_id)).first()
+        return _record(row) if row is not None else None
+
+    def add(self, record: NodeRecord, message: str) -> None:
+        values = dataclasses.asdict(record)
+        values["provider"] = record.provider.value
+        values["state"] = record.state.value
+        with self._tx() as tx:
+            tx.execute(insert(nodes_table).values(**values))
+            self._event(tx, record.created_at, record.id, "node", message)
+
+    def update(self, node_id: str, now: float, **fields: Any) -> None:
+        """Change fields of a node; a state change also moves ``state_since``."""
+        values = {
+            k: (v.value if isinstance(v, NodeState | ProviderKind) else v)
+            for k, v in fields.items()
+        }
+        if "state" in values:
+            values["state_since"] = now
+        with self._tx() as tx:
+            tx.execute(update(nodes_table).where(nodes_table.c.id == node_id).values(**values))
+
+    def set_state(self, node_id: str, state: NodeState, now: float, reason: str) -> None:
+        with self._tx() as tx:
+            tx.execute(
+                update(nodes_table)
+                .where(nodes_table.c.id == node_id)
+                .values(state=state.value, state_since=now, reason=reason)
+            )
+            self._event(tx, now, node_id, state.value, reason)
+
+    def reserve_serials(self, count: int) -> int:
+        """The first of ``count`` fresh node serials; never handed out twice."""
+        with self._tx() as tx:
+            row = tx.execute(
+                select(counters_table.c.value).where(counters_table.c.name == "serial")
+            ).first()
+            first = (row[0] if row else 0) + 1
+            if row is None:
+                tx.execute(insert(counters_table).values(name="serial", value=first + count - 1))
+            else:
+                tx.execute(
+                    update(counters_table)
+                    .where(counters_table.c.name == "serial")
+                    .values(value=first + count - 1)
+                )
+        return first
+
+    def peek_serial(self) -> int:
+        with self._tx() as tx:
+            row = tx.execute(
+                select(counters_table.c.value).where(counters_table.c.name == "serial")
+            ).first()
+        return (row[0] if row else 0) + 1
+
+    def open_intent(self, node_id: str, kind: str, now: float, detail: str = "") -> int:
+        with self._tx() as tx:
+            result = tx.execute(
+                insert(intents_table).values(
+                    node_id=node_id, kind=kind, opened_at=now, detail=detail
+                )
+            )
+            key = result.inserted_primary_key
+            assert key is not None
+            return int(key[0])
+
+    def close_intent(self, intent_id: int, now: float, *, ok: bool, detail: str = "") -> None:
+        values: dict[str, Any] = {"closed_at": now, "outcome": "done" if ok else "failed"}
+        if detail:
+            values["detail"] = detail
+        with self._tx() as tx:
+            tx.execute(
+                update(intents_table).where(intents_table.c.id == intent_id).values(**values)
+            )
+
+    def open_intents(self) -> list[Intent]:
+        with self._tx() as tx:
+            rows = tx.execute(select(intents_table).where(intents_table.c.closed_at.is_(None)))
+            return [Intent(**dict(row._mapping)) for row in rows]
+
+    def event(self, now: float, kind: str, message: str, node_id: str | None = None) -> None:
+        with self._tx() as tx:
+            self._event(tx, now, node_id, kind, message)
+
+    @staticmethod
+    def _event(tx: Connection, now: float, node_id: str | None, kind: str, message: str) -> None:
+        tx.execute(insert(events_table).values(at=now, node_id=node_id, kind=kind, message=message))
+
+    def events(self, limit: int = 50, node_id: str | None = None) -> list[Event]:
+        query = select(events_table).order_by(events_table.c.id.desc()).limit(limit)
+        if node_id is not None:
+            query = query.where(events_table.c.node_id == node_id)
+        with self._tx() as tx:
+            rows = list(tx.execute(query))
+        return [Event(row.at, row.node_id, row.kind, row.message) for row in reversed(rows)]

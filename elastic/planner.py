@@ -1,0 +1,155 @@
+"""The decision: from one observation, the actions of one pass.
+
+Layer: pure. Imports only model, config and the pure helpers (demand,
+placement, retirement). No I/O and no clock: ``now`` is an argument, so any
+decision can be replayed in a test or the simulator at any instant.
+
+Order of reasoning, per pass:
+1. if the LRM was not read, do nothing at all (no demand to trust, and
+   nothing may be retired on a state we could not see);
+2. per VO, nodes needed by pending runnable jobs, minus nodes booting or idle,
+   raised to ``min_nodes`` and capped by ``max_nodes``;
+3. place those on local hosts by share, then the rest on EC2 within limits,
+   at most ``max_boots_per_pass`` in all;
+4. destroy drained, failed and never-joined nodes that provably run nothing;
+   drain idle nodes past their timeout that the demand does not need.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from elastic.config import Site
+from elastic.demand import Demand, VoDemand, compute_demand
+from elastic.model import (
+    LIVE_STATES,
+    Action,
+    Boot,
+    Observation,
+    Plan,
+    ProviderKind,
+    VoDecision,
+    WorkerNode,
+)
+from elastic.placement import CloudRoom, Placement, place_cloud, place_local, rooms_of
+from elastic.retirement import VoCapacity, plan_destroys, plan_drains
+
+
+def node_id(site: Site, vo: str, serial: int) -> str:
+    """Node ids double as host names: short, DNS-safe, unique per site."""
+    return f"{site.site.name}-{vo}-{serial:05d}"
+
+
+def _wants(site: Site, demand: Demand, nodes: dict[str, list[WorkerNode]]) -> dict[str, int]:
+    wants: dict[str, int] = {}
+    for vo in site.vos:
+        vo_nodes = nodes.get(vo.name, [])
+        capacity = VoCapacity.of(vo_nodes)
+        needed = demand.by_vo[vo.name].nodes_needed
+        deficit = needed - capacity.upcoming - capacity.idle
+        want = max(deficit, vo.min_nodes - capacity.alive, 0)
+        wants[vo.name] = max(0, min(want, vo.max_nodes - len(vo_nodes)))
+    return wants
+
+
+def _cloud_room(site: Site, nodes: list[WorkerNode]) -> CloudRoom:
+    cloud = [n for n in nodes if n.provider is ProviderKind.EC2]
+    ec2 = site.ec2
+    if ec2 is None:
+        return CloudRoom(0, 0.0)
+    room = CloudRoom(
+        instances=ec2.max_instances - len(cloud),
+        hourly_cost=ec2.max_hourly_cost - sum(n.hourly_cost for n in cloud),
+    )
+    for vo in site.vos:
+        mine = [n for n in cloud if n.vo == vo.name]
+        room.vo_nodes[vo.name] = vo.cloud.max_nodes - len(mine)
+        room.vo_cost[vo.name] = vo.cloud.max_hourly_cost - sum(n.hourly_cost for n in mine)
+    return room
+
+
+def _held_cores(site: Site, nodes: list[WorkerNode], provider: ProviderKind) -> dict[str, float]:
+    held: dict[str, float] = defaultdict(float)
+    for node in nodes:
+        if node.provider is provider:
+            held[node.vo] += node.cores
+    return held
+
+
+def _boots(site: Site, placements: list[Placement], first_serial: int) -> list[Boot]:
+    boots = []
+    for offset, placed in enumerate(placements):
+        vo = site.vo(placed.vo)
+        where = f"EC2 {placed.instance_type}" if placed.cloud else f"local host {placed.location}"
+        boots.append(
+            Boot(
+                node_id=node_id(site, placed.vo, first_serial + offset),
+                vo=placed.vo,
+                provider=ProviderKind.EC2 if placed.cloud else ProviderKind.LIBVIRT,
+                location=placed.location,
+                cores=vo.flavor.cores,
+                memory_mb=vo.flavor.memory_mb,
+                reason=f"pending jobs of {placed.vo} need nodes; placed on {where}",
+                instance_type=placed.instance_type,
+                hourly_cost=placed.hourly_cost,
+            )
+        )
+    return boots
+
+
+def _decision(
+    vo_demand: VoDemand, nodes: list[WorkerNode], wants: int, actions: list[Action]
+) -> VoDecision:
+    mine = [a for a in actions if a.vo == vo_demand.vo]
+    boots = [a for a in mine if isinstance(a, Boot)]
+    cloud = sum(1 for b in boots if b.provider is ProviderKind.EC2)
+    short = wants - len(boots)
+    note = f"{short} node(s) short: no local room, cloud limits or boot budget" if short else ""
+    return VoDecision(
+        vo=vo_demand.vo,
+        pending_jobs=vo_demand.pending_jobs,
+        nodes_needed=vo_demand.nodes_needed,
+        nodes_alive=VoCapacity.of(nodes).alive,
+        boots_local=len(boots) - cloud,
+        boots_cloud=cloud,
+        drains=sum(1 for a in mine if a.kind == "drain"),
+        destroys=sum(1 for a in mine if a.kind == "destroy"),
+        note=note,
+    )
+
+
+def plan(observation: Observation, site: Site, now: float) -> Plan:
+    """The actions of this pass, each with its reason. Pure."""
+    if not observation.lrm_ok:
+        return Plan(notes=("the LRM could not be read: no boots, drains or destroys this pass",))
+    live = [n for n in observation.nodes if n.state in LIVE_STATES]
+    by_vo: dict[str, list[WorkerNode]] = defaultdict(list)
+    for node in live:
+        by_vo[node.vo].append(node)
+    demand = compute_demand(observation.jobs, site)
+    wants = _wants(site, demand, by_vo)
+    remaining = dict(wants)
+    budget = [site.policy.max_boots_per_pass]
+    placements: list[Placement] = []
+    notes: list[str] = []
+    if observation.local_ok:
+        rooms = rooms_of(observation.hosts)
+        held = _held_cores(site, live, ProviderKind.LIBVIRT)
+        placements += place_local(site, remaining, rooms, held, budget)
+    else:
+        notes.append("local hypervisors could not be read: no local boots this pass")
+    if observation.cloud_ok:
+        held = _held_cores(site, live, ProviderKind.EC2)
+        placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
+    else:
+        notes.append("EC2 could not be read: no cloud boots this pass")
+    actions: list[Action] = list(_boots(site, placements, observation.next_serial))
+    actions += plan_destroys(live, site, now)
+    for vo in site.vos:
+        needed = demand.by_vo[vo.name].nodes_needed
+        actions += plan_drains(vo, by_vo.get(vo.name, []), needed, site, now)
+    decisions = tuple(
+        _decision(demand.by_vo[vo.name], by_vo.get(vo.name, []), wants[vo.name], actions)
+        for vo in site.vos
+    )
+    return Plan(tuple(actions), demand.unplaceable, decisions, tuple(notes))
