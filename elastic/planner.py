@@ -40,11 +40,15 @@ def node_id(site: Site, vo: str, serial: int) -> str:
     return f"{site.site.name}-{vo}-{serial:05d}"
 
 
-def _wants(site: Site, demand: Demand, nodes: dict[str, list[WorkerNode]]) -> dict[str, int]:
+def _wants(
+    site: Site, demand: Demand, nodes: dict[str, list[WorkerNode]], leaving: set[str]
+) -> dict[str, int]:
+    """New nodes per VO. Nodes destroyed this pass are no capacity, but still
+    count against ``max_nodes`` until their VMs are really gone."""
     wants: dict[str, int] = {}
     for vo in site.vos:
         vo_nodes = nodes.get(vo.name, [])
-        capacity = VoCapacity.of(vo_nodes)
+        capacity = VoCapacity.of([n for n in vo_nodes if n.id not in leaving])
         needed = demand.by_vo[vo.name].nodes_needed
         deficit = needed - capacity.upcoming - capacity.idle
         want = max(deficit, vo.min_nodes - capacity.alive, 0)
@@ -127,7 +131,8 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     for node in live:
         by_vo[node.vo].append(node)
     demand = compute_demand(observation.jobs, site)
-    wants = _wants(site, demand, by_vo)
+    destroys = plan_destroys(live, site, now)
+    wants = _wants(site, demand, by_vo, {d.node_id for d in destroys})
     remaining = dict(wants)
     budget = [site.policy.max_boots_per_pass]
     placements: list[Placement] = []
@@ -144,7 +149,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     else:
         notes.append("EC2 could not be read: no cloud boots this pass")
     actions: list[Action] = list(_boots(site, placements, observation.next_serial))
-    actions += plan_destroys(live, site, now)
+    actions += destroys
     for vo in site.vos:
         needed = demand.by_vo[vo.name].nodes_needed
         actions += plan_drains(vo, by_vo.get(vo.name, []), needed, site, now)

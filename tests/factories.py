@@ -51,6 +51,9 @@ BASE_SITE: dict[str, Any] = {
 }
 
 
+REPLACED_KEYS = {"instance_types"}  # maps keyed by VO: merged, they would name absent VOs
+
+
 def make_site(**overrides: Any) -> Site:
     """BASE_SITE with top-level sections replaced or deep-merged by ``overrides``."""
     data = _merge(BASE_SITE, overrides)
@@ -63,7 +66,8 @@ def _merge(base: Any, extra: Any) -> Any:
     if isinstance(base, dict) and isinstance(extra, dict):
         merged = dict(base)
         for key, value in extra.items():
-            merged[key] = _merge(base.get(key), value) if key in base else value
+            replace_whole = key in REPLACED_KEYS or key not in base
+            merged[key] = value if replace_whole else _merge(base[key], value)
         return merged
     return extra
 

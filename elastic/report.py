@@ -1,0 +1,121 @@
+"""Plans, nodes and queues as text tables or JSON, for the CLI.
+
+Layer: presentation (pure: data in, strings out). Secrets never reach these
+structures: actions carry reasons, not user-data.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Sequence
+from typing import Any
+
+from elastic.ledger import NodeRecord
+from elastic.model import Observation, Plan
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    cells = [[str(h) for h in headers]] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def plan_rows(plan: Plan) -> list[list[object]]:
+    rows: list[list[object]] = []
+    for action in plan.actions:
+        where = getattr(action, "location", "")
+        provider = getattr(action, "provider", "")
+        rows.append([action.kind, action.node_id, action.vo, provider, where, action.reason])
+    return rows
+
+
+def plan_text(plan: Plan) -> str:
+    parts = []
+    if plan.actions:
+        headers = ["ACTION", "NODE", "VO", "PROVIDER", "WHERE", "REASON"]
+        parts.append(table(headers, plan_rows(plan)))
+    else:
+        parts.append("no actions: nothing to boot, drain or destroy")
+    parts.append("")
+    parts.extend(f"decision {d.summary()}" for d in plan.decisions)
+    parts.extend(f"note: {n}" for n in plan.notes)
+    parts.extend(
+        f"unplaceable: job {u.job_id} x{u.count} ({u.vo or 'no VO'}): {u.reason}"
+        for u in plan.unplaceable
+    )
+    return "\n".join(parts)
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    return {
+        "actions": [
+            {k: str(v) if not isinstance(v, int | float) else v for k, v in vars(a).items()}
+            | {"kind": a.kind}
+            for a in plan.actions
+        ],
+        "decisions": [vars(d) for d in plan.decisions],
+        "unplaceable": [vars(u) for u in plan.unplaceable],
+        "notes": list(plan.notes),
+    }
+
+
+def node_rows(nodes: Sequence[NodeRecord]) -> list[list[object]]:
+    return [
+        [n.id, n.vo, n.provider, n.location, n.instance_id or "-", n.state, n.reason[:60]]
+        for n in nodes
+    ]
+
+
+def nodes_text(nodes: Sequence[NodeRecord]) -> str:
+    if not nodes:
+        return "no nodes"
+    headers = ["NODE", "VO", "PROVIDER", "WHERE", "INSTANCE", "STATE", "REASON"]
+    return table(headers, node_rows(nodes))
+
+
+def status_json(observation: Observation, errors: Sequence[str]) -> dict[str, Any]:
+    pending: Counter[str] = Counter()
+    held: Counter[str] = Counter()
+    for job in observation.jobs:
+        if job.running:
+            continue
+        (pending if job.runnable else held)[job.vo or "(no VO)"] += job.count
+    nodes: Counter[tuple[str, str, str]] = Counter(
+        (n.vo, str(n.provider), str(n.state)) for n in observation.nodes
+    )
+    return {
+        "lrm_read": observation.lrm_ok,
+        "errors": list(errors),
+        "pending_by_vo": dict(pending),
+        "not_runnable_by_vo": dict(held),
+        "nodes": [
+            {"vo": vo, "provider": p, "state": s, "count": c}
+            for (vo, p, s), c in sorted(nodes.items())
+        ],
+        "hosts": [vars(h) for h in observation.hosts],
+    }
+
+
+def status_text(observation: Observation, errors: Sequence[str]) -> str:
+    data = status_json(observation, errors)
+    lines = [f"LRM read: {'yes' if data['lrm_read'] else 'NO'}"]
+    lines += [f"error: {e}" for e in errors]
+    vos = sorted(set(data["pending_by_vo"]) | set(data["not_runnable_by_vo"]))
+    queue = [[vo, data["pending_by_vo"].get(vo, 0), data["not_runnable_by_vo"].get(vo, 0)] for vo in vos]
+    lines += ["", table(["VO", "PENDING", "NOT RUNNABLE"], queue) if queue else "queue empty"]
+    node_table = [[n["vo"], n["provider"], n["state"], n["count"]] for n in data["nodes"]]
+    lines += ["", table(["VO", "PROVIDER", "STATE", "NODES"], node_table) if node_table else "no nodes"]
+    host_table = [
+        [h["name"], f"{h['cores_free']}/{h['cores_total']}", f"{h['memory_mb_free']}/{h['memory_mb_total']}"]
+        for h in data["hosts"]
+    ]
+    if host_table:
+        lines += ["", table(["HOST", "FREE CORES", "FREE MEMORY MB"], host_table)]
+    return "\n".join(lines)
+
+
+def dumps(data: object) -> str:
+    return json.dumps(data, indent=2, sort_keys=True, default=str)
