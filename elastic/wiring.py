@@ -39,9 +39,9 @@ def build_providers(site: Site) -> dict[ProviderKind, Provider]:
 
 
 def user_data_renderer() -> UserDataRenderer:
-    from elastic.contextualize import render_user_data
-
     def render(site: Site, vo: str, hostname: str, node_id: str) -> str:
+        from elastic.contextualize import render_user_data
+
         return render_user_data(site, vo, hostname, node_id)
 
     return render

@@ -1,0 +1,146 @@
+"""The pass end to end with the replay LRM and in-memory providers, under a fake clock."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from elastic.engine import Engine, PassLocked, run_locked, site_lock
+from elastic.ledger import Ledger
+from elastic.model import NodeState, ProviderKind, QueueSnapshot
+from lrm_adapters.base import LRMError
+from lrm_adapters.replay import ReplayAdapter
+from tests.factories import make_site
+from tests.fakes import fake_providers, plain_user_data
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    workload = tmp_path / "jobs.yaml"
+    workload.write_text(
+        yaml.safe_dump(
+            {"jobs": [{"id": "a", "project": "atlas", "cores": 4, "count": 6, "runtime_s": 100}]}
+        )
+    )
+    site = make_site(site={"name": "t", "state": str(tmp_path / "ledger.db")})
+    clock = Clock()
+    lrm = ReplayAdapter(workload, tmp_path / "replay.json", site.vos, clock=clock)
+    providers = fake_providers(site)
+    ledger = Ledger.open(site.state_path())
+    engine = Engine(site, ledger, lrm, providers, plain_user_data, clock=clock)
+    return engine, clock, providers, ledger
+
+
+def states(ledger: Ledger) -> dict[str, str]:
+    return {n.id: n.state.value for n in ledger.nodes(include_gone=True)}
+
+
+def test_scale_up_local_first_run_then_retire_cloud_before_local(world):
+    engine, clock, providers, ledger = world
+    first = engine.run_pass()
+    assert not first.degraded
+    local, cloud = providers[ProviderKind.LIBVIRT], providers[ProviderKind.EC2]
+    assert len(local.vms) == 4 and len(cloud.vms) == 2
+    assert set(states(ledger).values()) == {"joining"}
+
+    clock.now += 10
+    engine.run_pass()  # nodes joined, jobs started on them
+    assert set(states(ledger).values()) == {"ready"}
+    assert all(n.state == "busy" for n in engine.lrm.snapshot().nodes)
+
+    clock.now += 200
+    engine.run_pass()  # jobs done: idle from now on
+    clock.now += 301
+    drained = engine.run_pass()
+    assert {a.node_id for a in drained.plan.drains} == set(cloud.vms)  # cloud first
+    clock.now += 10
+    engine.run_pass()
+    assert not cloud.vms and len(local.vms) == 4
+    clock.now += 300
+    engine.run_pass()
+    clock.now += 10
+    engine.run_pass()
+    assert not local.vms
+    assert set(states(ledger).values()) == {"gone"}
+    assert not ledger.open_intents()
+    assert local.boots == 4 and cloud.boots == 2
+
+
+def test_a_failed_boot_becomes_a_failed_node_and_others_proceed(world):
+    engine, clock, providers, ledger = world
+    providers[ProviderKind.EC2].fail_boot = True
+    result = engine.run_pass()
+    assert result.degraded
+    assert sorted(states(ledger).values()) == ["failed"] * 2 + ["joining"] * 4
+    failed = [i for i in ledger.events(100) if i.kind == "failed"]
+    assert len(failed) == 2 and "boot refused" in failed[0].message
+    clock.now += 10
+    providers[ProviderKind.EC2].fail_boot = False
+    engine.run_pass()  # failed nodes are cleaned up, replacements booted
+    assert len(providers[ProviderKind.EC2].vms) == 2
+
+
+class BrokenLRM(ReplayAdapter):
+    def snapshot(self) -> QueueSnapshot:
+        raise LRMError("qstat failed", ["qstat", "-xml"], 1, "cannot reach qmaster")
+
+
+def test_unreadable_lrm_retires_nothing(world, tmp_path):
+    engine, clock, providers, ledger = world
+    engine.run_pass()
+    clock.now += 5000
+    engine.lrm = BrokenLRM(tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos)
+    result = engine.run_pass()
+    assert not result.plan.actions
+    assert result.errors and "cannot reach qmaster" in result.errors[0]
+    assert len(providers[ProviderKind.LIBVIRT].vms) == 4
+
+
+def test_unreadable_cloud_blocks_cloud_boots_only(world):
+    engine, _, providers, _ = world
+    providers[ProviderKind.EC2].fail_inventory = True
+    result = engine.run_pass()
+    assert {b.provider for b in result.plan.boots} == {ProviderKind.LIBVIRT}
+    assert result.degraded
+
+
+def test_vanished_vm_and_orphan_are_reconciled(world):
+    engine, clock, providers, ledger = world
+    engine.run_pass()
+    local = providers[ProviderKind.LIBVIRT]
+    gone = sorted(local.vms)[0]
+    del local.vms[gone]
+    from elastic.model import VMRef
+
+    local.vms["t-atlas-09999"] = VMRef("t-atlas-09999", ProviderKind.LIBVIRT, "hv1", "x", "atlas")
+    local.sizes["t-atlas-09999"] = (4, 8000)
+    clock.now += 10
+    engine.run_pass()
+    assert ledger.get(gone).state in {NodeState.FAILED, NodeState.GONE}
+    assert "t-atlas-09999" not in local.vms  # orphan adopted, empty, destroyed
+    assert ledger.get("t-atlas-09999").state is NodeState.GONE
+
+
+def test_dry_run_changes_nothing(world):
+    engine, _, providers, ledger = world
+    result = engine.run_pass(dry_run=True)
+    assert len(result.plan.boots) == 6
+    assert not ledger.nodes() and not providers[ProviderKind.LIBVIRT].vms
+
+
+def test_overlapping_pass_is_refused(world):
+    engine, *_ = world
+    with site_lock(engine.site):
+        with pytest.raises(PassLocked, match="another pass is running"):
+            run_locked(engine.site, engine)
+    assert run_locked(engine.site, engine).plan.boots
