@@ -1,0 +1,85 @@
+"""Reconcile: ledger vs. provider inventory vs. LRM view."""
+
+from __future__ import annotations
+
+from elastic.ledger import NodeRecord
+from elastic.model import (
+    Inventory,
+    LrmNode,
+    LrmNodeState,
+    NodeState,
+    ProviderKind,
+    QueueSnapshot,
+    VMRef,
+)
+from elastic.reconcile import reconcile
+
+EC2 = ProviderKind.EC2
+
+
+def rec(node_id: str, state: NodeState, **kw) -> NodeRecord:
+    return NodeRecord(node_id, "atlas", EC2, "r", state, 4, 8000, 0.0, 0.0, **kw)
+
+
+def vm(node_id: str) -> VMRef:
+    return VMRef(node_id, EC2, "r", f"i-{node_id}", "atlas")
+
+
+def snap(*nodes: LrmNode) -> QueueSnapshot:
+    return QueueSnapshot(nodes=nodes)
+
+
+def test_joined_node_becomes_ready_and_idle_clock_starts():
+    r = reconcile(
+        [rec("a", NodeState.JOINING)],
+        snap(LrmNode("a", LrmNodeState.IDLE)),
+        {EC2: Inventory(EC2, vms=(vm("a"),))},
+        50.0,
+    )
+    assert r.corrections[0].fields == {
+        "state": NodeState.READY, "reason": "joined the LRM", "idle_since": 50.0
+    }
+    assert r.workers[0].state is NodeState.READY and r.workers[0].idle_since == 50.0
+
+
+def test_busy_node_resets_idle_clock_but_unknown_state_does_not():
+    busy = reconcile([rec("a", NodeState.READY, idle_since=5.0)],
+                     snap(LrmNode("a", LrmNodeState.BUSY, running_jobs=2)),
+                     {EC2: Inventory(EC2, vms=(vm("a"),))}, 9.0)
+    assert busy.corrections[0].fields == {"idle_since": None}
+    assert busy.workers[0].running_jobs == 2
+    unread = reconcile([rec("a", NodeState.READY, idle_since=5.0)], None,
+                       {EC2: Inventory(EC2, vms=(vm("a"),))}, 9.0)
+    assert unread.corrections == ()
+    assert unread.workers[0].lrm_state is LrmNodeState.UNKNOWN
+
+
+def test_vanished_vm_is_failed_and_absent_lrm_node_is_absent():
+    r = reconcile([rec("a", NodeState.READY), rec("b", NodeState.RETIRING)], snap(),
+                  {EC2: Inventory(EC2)}, 9.0)
+    fields = {c.node_id: c.fields["state"] for c in r.corrections}
+    assert fields == {"a": NodeState.FAILED, "b": NodeState.GONE}
+    assert [w.id for w in r.workers] == ["a"]
+    assert r.workers[0].lrm_state is LrmNodeState.ABSENT
+
+
+def test_unread_inventory_changes_nothing_about_vms():
+    r = reconcile([rec("a", NodeState.READY)], snap(LrmNode("a", LrmNodeState.BUSY)),
+                  {EC2: None}, 9.0)
+    assert all("state" not in c.fields for c in r.corrections)
+
+
+def test_orphan_vm_is_adopted_as_failed():
+    r = reconcile([], snap(LrmNode("x", LrmNodeState.BUSY, running_jobs=1)),
+                  {EC2: Inventory(EC2, vms=(vm("x"),))}, 9.0)
+    assert r.orphans[0].id == "x" and r.orphans[0].state is NodeState.FAILED
+    assert r.workers[0].running_jobs == 1  # so the planner will not destroy it while busy
+
+
+def test_requested_without_vm_is_gone_only_after_the_boot_deadline():
+    early = reconcile([rec("a", NodeState.REQUESTED, boot_deadline=100.0)], snap(),
+                      {EC2: Inventory(EC2)}, 99.0)
+    assert early.corrections == ()
+    late = reconcile([rec("a", NodeState.REQUESTED, boot_deadline=100.0)], snap(),
+                     {EC2: Inventory(EC2)}, 101.0)
+    assert late.corrections[0].fields["state"] is NodeState.GONE
