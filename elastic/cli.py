@@ -27,7 +27,7 @@ from elastic.report import dumps, nodes_text, plan_json, plan_text, status_json,
 EXIT_OK, EXIT_BUG, EXIT_CONFIG, EXIT_LOCKED, EXIT_DEGRADED, EXIT_NO_NODE = 0, 1, 2, 3, 4, 5
 
 #: Modules that add their own subcommands through ``add_parser(subparsers)``.
-PLUGIN_MODULES = ("elastic.contextualize", "elastic.sim.cli", "elastic.slurm_power")
+PLUGIN_MODULES = ("elastic.demo", "elastic.contextualize", "elastic.sim.cli", "elastic.slurm_power")
 
 log = logging.getLogger("elastic")
 

@@ -32,7 +32,7 @@ from elastic.model import (
     WorkerNode,
 )
 from elastic.placement import CloudRoom, Placement, place_cloud, place_local, rooms_of
-from elastic.retirement import VoCapacity, plan_destroys, plan_drains
+from elastic.retirement import VoCapacity, overdue_drains, plan_destroys, plan_drains
 
 
 def node_id(site: Site, vo: str, serial: int) -> str:
@@ -150,6 +150,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
         notes.append("EC2 could not be read: no cloud boots this pass")
     actions: list[Action] = list(_boots(site, placements, observation.next_serial))
     actions += destroys
+    notes += overdue_drains(live, site, now)
     for vo in site.vos:
         needed = demand.by_vo[vo.name].nodes_needed
         actions += plan_drains(vo, by_vo.get(vo.name, []), needed, site, now)

@@ -121,3 +121,16 @@ def plan_drains(
         )
         for n in expired[:limit]
     ]
+
+
+def overdue_drains(nodes: Sequence[WorkerNode], site: Site, now: float) -> list[str]:
+    """Drains past ``drain_timeout_s`` that still run jobs: reported, never forced."""
+    return [
+        f"{n.id} has drained for {now - n.state_since:.0f} s (drain_timeout_s="
+        f"{site.policy.drain_timeout_s}) and still runs {n.running_jobs} job(s); "
+        "it is kept until they end"
+        for n in nodes
+        if n.state is NodeState.DRAINING
+        and n.running_jobs > 0
+        and now - n.state_since > site.policy.drain_timeout_s
+    ]

@@ -313,3 +313,10 @@ def test_every_action_and_decision_explains_itself():
     assert {a.kind for a in p.actions} == {"boot", "drain", "destroy"}
     assert all(a.reason.strip() for a in p.actions)
     assert {d.vo for d in p.decisions} == {"atlas", "cms"}
+
+
+def test_drain_past_its_timeout_is_reported_not_forced():
+    stuck = node("s", state=NodeState.DRAINING, lrm=LrmNodeState.DRAINING, running=2)
+    p = plan(observe(nodes=[stuck]), make_site(policy={"drain_timeout_s": 100}), NOW)
+    assert not p.actions
+    assert "s has drained for" in p.notes[0] and "still runs 2 job(s)" in p.notes[0]
