@@ -104,12 +104,21 @@ def status_text(observation: Observation, errors: Sequence[str]) -> str:
     lines = [f"LRM read: {'yes' if data['lrm_read'] else 'NO'}"]
     lines += [f"error: {e}" for e in errors]
     vos = sorted(set(data["pending_by_vo"]) | set(data["not_runnable_by_vo"]))
-    queue = [[vo, data["pending_by_vo"].get(vo, 0), data["not_runnable_by_vo"].get(vo, 0)] for vo in vos]
+    queue = [
+        [vo, data["pending_by_vo"].get(vo, 0), data["not_runnable_by_vo"].get(vo, 0)] for vo in vos
+    ]
     lines += ["", table(["VO", "PENDING", "NOT RUNNABLE"], queue) if queue else "queue empty"]
     node_table = [[n["vo"], n["provider"], n["state"], n["count"]] for n in data["nodes"]]
-    lines += ["", table(["VO", "PROVIDER", "STATE", "NODES"], node_table) if node_table else "no nodes"]
+    lines += [
+        "",
+        table(["VO", "PROVIDER", "STATE", "NODES"], node_table) if node_table else "no nodes",
+    ]
     host_table = [
-        [h["name"], f"{h['cores_free']}/{h['cores_total']}", f"{h['memory_mb_free']}/{h['memory_mb_total']}"]
+        [
+            h["name"],
+            f"{h['cores_free']}/{h['cores_total']}",
+            f"{h['memory_mb_free']}/{h['memory_mb_total']}",
+        ]
         for h in data["hosts"]
     ]
     if host_table:

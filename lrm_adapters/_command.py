@@ -48,9 +48,7 @@ class CommandRunner:
             )
         except subprocess.TimeoutExpired as exc:
             stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
-            raise LRMError(
-                f"timed out after {self.timeout_s:g} s", command, None, stderr
-            ) from exc
+            raise LRMError(f"timed out after {self.timeout_s:g} s", command, None, stderr) from exc
         except OSError as exc:
             raise LRMError(f"cannot start: {exc.strerror}", command) from exc
         if done.returncode not in ok_codes:
