@@ -55,4 +55,3 @@ def build_engine(site: Site) -> Engine:
         providers=build_providers(site),
         render_user_data=user_data_renderer(),
     )
-

@@ -96,7 +96,7 @@ class BrokenLRM(ReplayAdapter):
 
 
 def test_unreadable_lrm_retires_nothing(world, tmp_path):
-    engine, clock, providers, ledger = world
+    engine, clock, providers, _ = world
     engine.run_pass()
     clock.now += 5000
     engine.lrm = BrokenLRM(tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos)
@@ -140,7 +140,6 @@ def test_dry_run_changes_nothing(world):
 
 def test_overlapping_pass_is_refused(world):
     engine, *_ = world
-    with site_lock(engine.site):
-        with pytest.raises(PassLocked, match="another pass is running"):
-            run_locked(engine.site, engine)
+    with site_lock(engine.site), pytest.raises(PassLocked, match="another pass is running"):
+        run_locked(engine.site, engine)
     assert run_locked(engine.site, engine).plan.boots

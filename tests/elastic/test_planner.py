@@ -12,7 +12,10 @@ LOCAL, EC2 = ProviderKind.LIBVIRT, ProviderKind.EC2
 NOW = 10_000.0
 
 
-def observe(job_list=(), nodes=(), hosts=(host(),), **kw) -> Observation:
+DEFAULT_HOSTS = (host(),)
+
+
+def observe(job_list=(), nodes=(), hosts=DEFAULT_HOSTS, **kw) -> Observation:
     return Observation(jobs=tuple(job_list), nodes=tuple(nodes), hosts=tuple(hosts), **kw)
 
 

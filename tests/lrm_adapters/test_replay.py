@@ -67,7 +67,7 @@ def test_state_persists_across_adapter_instances(replay, tmp_path):
 
 
 def test_removing_a_busy_node_is_refused(replay):
-    adapter, clock = replay
+    adapter, _ = replay
     adapter.register_node("w1", "atlas")
     adapter.snapshot()
     with pytest.raises(LRMError, match="jobs still run there"):
