@@ -122,6 +122,12 @@ class HostConfig(_Strict):
     reserved_memory_mb: Annotated[int, Field(ge=0)] = 0
     pool: str = "default"
     network: str = "default"
+    # libvirt domain type; None: "test" for test:/// URIs, else "kvm"
+    domain_type: Literal["kvm", "qemu", "test"] | None = None
+    # direct kernel boot (tests, diskless workers); None boots from the disk image
+    kernel: str | None = None
+    initrd: str | None = None
+    cmdline: str = "console=ttyS0"
 
     @model_validator(mode="after")
     def _reserve_fits(self) -> HostConfig:

@@ -6,8 +6,9 @@ This module compares them and returns the corrections for the engine to write,
 plus the merged ``WorkerNode`` view the planner reads. Rules:
 
 - a booting or joining node that the LRM now lists as up is ready;
-- a node whose VM vanished is failed (or gone, if it was being retired), so
-  the planner cleans the LRM side once the LRM confirms it runs nothing;
+- a node whose VM vanished is failed (gone, if it was being retired), so the
+  planner cleans the LRM side once the LRM confirms it runs nothing; this only
+  when its provider and host were read: a silent host says nothing of its VMs;
 - a VM with our tags but no live ledger row is an orphan: adopted as failed,
   so it is destroyed unless the LRM shows it running jobs;
 - idle time is counted from the first pass the LRM showed the node idle.
@@ -109,9 +110,16 @@ def reconcile(
     corrections: list[Correction] = []
     workers: list[WorkerNode] = []
     known = {r.id for r in records}
+    unreachable = {
+        host.name
+        for inventory in inventories.values()
+        if inventory is not None
+        for host in inventory.hosts
+        if not host.reachable
+    }
     for record in records:
         vm = vms.get(record.id)
-        read = inventories.get(record.provider) is not None
+        read = inventories.get(record.provider) is not None and record.location not in unreachable
         changes, message = _vm_changes(record, vm, read, now)
         state = changes.get("state", record.state)
         lrm_state, running = lrm_state_of(record.id, snapshot)

@@ -83,3 +83,13 @@ def test_requested_without_vm_is_gone_only_after_the_boot_deadline():
     late = reconcile([rec("a", NodeState.REQUESTED, boot_deadline=100.0)], snap(),
                      {EC2: Inventory(EC2)}, 101.0)
     assert late.corrections[0].fields["state"] is NodeState.GONE
+
+
+def test_vms_on_an_unreachable_host_are_not_declared_vanished():
+    from elastic.model import Host
+
+    local = ProviderKind.LIBVIRT
+    record = NodeRecord("a", "atlas", local, "hv1", NodeState.READY, 4, 8000, 0.0, 0.0)
+    down = Inventory(local, hosts=(Host("hv1", 8, 8000, 0, 0, reachable=False),))
+    r = reconcile([record], snap(LrmNode("a", LrmNodeState.BUSY)), {local: down}, 9.0)
+    assert all("state" not in c.fields for c in r.corrections)

@@ -1,0 +1,142 @@
+"""cloud-init user-data and meta-data for a new worker, from templates/cloud-init/.
+
+Layer: rendering (reads template and secret files; no network). Templates run in
+Jinja2's sandbox with StrictUndefined, so a VO variable the template needs but
+site.yaml lacks is an error at ``elastic validate`` time, not a broken VM. Every
+value from site.yaml reaches YAML through the ``q`` filter (a JSON-quoted
+scalar, which YAML reads as one string), so ``a: b`` or a newline in a VO
+variable cannot add keys. The result is parsed back and must be a mapping
+starting with ``#cloud-config``. Secrets are read from files at render time and
+go only into the user-data; ``mask_secrets`` replaces them for display.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2.sandbox import SandboxedEnvironment
+
+from elastic.config import Site, load_site
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+MASK = "********"
+
+
+class ContextError(Exception):
+    """The user-data for a VO cannot be rendered or is not valid cloud-config."""
+
+
+def _quote(value: Any) -> str:
+    return json.dumps(value if isinstance(value, str | int | float | bool) else str(value))
+
+
+def _b64(value: Any) -> str:
+    return base64.b64encode(str(value).encode()).decode()
+
+
+def environment() -> SandboxedEnvironment:
+    env = SandboxedEnvironment(
+        loader=FileSystemLoader(str(TEMPLATES)),
+        undefined=StrictUndefined,
+        autoescape=False,
+        keep_trailing_newline=True,
+    )
+    env.filters["q"] = _quote
+    env.filters["b64"] = _b64
+    return env
+
+
+def _secrets(site: Site, vo: str, mask: bool) -> dict[str, str]:
+    values = {}
+    for name, path in site.vo(vo).context.secrets.items():
+        if mask:
+            values[name] = MASK
+            continue
+        try:
+            values[name] = site.resolve(path).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ContextError(f"VO {vo}: secret {name!r} cannot be read from {path}") from exc
+    return values
+
+
+def render_user_data(
+    site: Site, vo: str, hostname: str, node_id: str, *, mask_secrets: bool = False
+) -> str:
+    """The whole ``#cloud-config`` document for a new node of ``vo``."""
+    config = site.vo(vo)
+    name = f"cloud-init/{config.context.template}.yaml.j2"
+    try:
+        text = (
+            environment()
+            .get_template(name)
+            .render(
+                vo=vo,
+                hostname=hostname,
+                node_id=node_id,
+                site_name=site.site.name,
+                vars=config.context.vars,
+                secrets=_secrets(site, vo, mask_secrets),
+            )
+        )
+    except TemplateError as exc:
+        raise ContextError(f"VO {vo}: template {name}: {exc}") from exc
+    check_cloud_config(text, f"VO {vo}")
+    return text
+
+
+def check_cloud_config(text: str, what: str) -> dict[str, Any]:
+    if not text.startswith("#cloud-config\n"):
+        raise ContextError(f"{what}: user-data must start with '#cloud-config'")
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ContextError(f"{what}: user-data is not valid YAML: {exc}") from exc
+    if not isinstance(document, dict):
+        raise ContextError(f"{what}: user-data must be a YAML mapping")
+    return document
+
+
+def render_meta_data(node_id: str, hostname: str) -> str:
+    return yaml.safe_dump({"instance-id": node_id, "local-hostname": hostname})
+
+
+def check_site_templates(site: Site) -> list[str]:
+    """One problem line per VO whose user-data cannot be rendered (secrets masked)."""
+    problems = []
+    for vo in site.vos:
+        try:
+            render_user_data(
+                site, vo.name, f"{site.site.name}-{vo.name}-check", "check", mask_secrets=True
+            )
+        except ContextError as exc:
+            problems.append(
+                f"{Path(site.source).name or 'site.yaml'}: vos[{vo.name}].context: {exc}"
+            )
+        except KeyError as exc:
+            problems.append(f"site.yaml: vos[{vo.name}].context: unknown key {exc}")
+    return problems
+
+
+def cmd_render_context(args: argparse.Namespace) -> int:
+    site = load_site(args.config)
+    if args.vo not in {vo.name for vo in site.vos}:
+        known = ", ".join(vo.name for vo in site.vos)
+        raise SystemExit(f"elastic: no VO {args.vo!r} in {site.source} (known: {known})")
+    node_id = f"{site.site.name}-{args.vo}-preview"
+    print(render_user_data(site, args.vo, node_id, node_id, mask_secrets=True), end="")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser(
+        "render-context",
+        help="print the cloud-init user-data a new node of a VO gets (secrets masked)",
+    )
+    parser.add_argument("vo", help="VO name from site.yaml")
+    parser.set_defaults(func=cmd_render_context)
