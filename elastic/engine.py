@@ -111,7 +111,8 @@ class Engine:
     def prepare(self, now: float) -> tuple[Observation, Observed, Reconciliation]:
         observed = self.observe()
         records = self.ledger.nodes()
-        result = reconcile(records, observed.snapshot, observed.inventories, now)
+        prices = self.site.ec2.prices if self.site.ec2 else {}
+        result = reconcile(records, observed.snapshot, observed.inventories, now, prices)
         hosts: list[Host] = []
         for inventory in observed.inventories.values():
             if inventory is not None:

@@ -101,6 +101,7 @@ def reconcile(
     snapshot: QueueSnapshot | None,
     inventories: Mapping[ProviderKind, Inventory | None],
     now: float,
+    prices: Mapping[str, float] | None = None,
 ) -> Reconciliation:
     """Compare; return corrections, orphans to adopt and the merged worker view."""
     vms: dict[str, VMRef] = {}
@@ -131,12 +132,17 @@ def reconcile(
             record = replace(record, **changes)
         if record.state is not NodeState.GONE:
             workers.append(_worker(record, lrm_state, running))
-    orphans = tuple(_orphan(vm, now) for node_id, vm in vms.items() if node_id not in known)
+    orphans = tuple(
+        _orphan(vm, now, (prices or {}).get(vm.instance_type, 0.0))
+        for node_id, vm in vms.items()
+        if node_id not in known
+    )
     workers += [_worker(o, *lrm_state_of(o.id, snapshot)) for o in orphans]
     return Reconciliation(tuple(corrections), orphans, tuple(workers))
 
 
-def _orphan(vm: VMRef, now: float) -> NodeRecord:
+def _orphan(vm: VMRef, now: float, hourly_cost: float) -> NodeRecord:
+    """An untracked VM of ours; its price counts against the cloud budget at once."""
     return NodeRecord(
         id=vm.node_id,
         vo=vm.vo or "unknown",
@@ -149,6 +155,7 @@ def _orphan(vm: VMRef, now: float) -> NodeRecord:
         state_since=now,
         instance_id=vm.instance_id,
         instance_type=vm.instance_type,
+        hourly_cost=hourly_cost,
         reason="orphan: VM carries our tags but the ledger had no live record",
     )
 

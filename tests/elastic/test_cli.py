@@ -24,6 +24,7 @@ vos:
   - name: atlas
     match: {project: [atlas]}
     flavor: {cores: 4, memory_mb: 8192}
+    context: {template: sge, vars: {qmaster: qmaster.example}}
 """
 
 
@@ -67,6 +68,12 @@ def test_validate_reports_three_mistakes_with_lines(site_file, capsys):
 def test_validate_accepts_a_good_file(site_file, capsys):
     assert main(["validate", str(site_file)]) == EXIT_OK
     assert "valid" in capsys.readouterr().out
+
+
+def test_validate_reports_a_template_variable_the_vo_lacks(site_file, capsys):
+    site_file.write_text(SITE.replace("vars: {qmaster: qmaster.example}", "vars: {}"))
+    assert main(["validate", str(site_file)]) == EXIT_CONFIG
+    assert "'dict object' has no attribute 'qmaster'" in capsys.readouterr().err
 
 
 def test_plan_json_reports_unmet_demand_without_acting(site_file, capsys):

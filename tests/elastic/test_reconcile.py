@@ -69,10 +69,14 @@ def test_unread_inventory_changes_nothing_about_vms():
     assert all("state" not in c.fields for c in r.corrections)
 
 
-def test_orphan_vm_is_adopted_as_failed():
+def test_orphan_vm_is_adopted_as_failed_and_costs_its_price():
+    from dataclasses import replace
+
+    priced = replace(vm("x"), instance_type="c5.large")
     r = reconcile([], snap(LrmNode("x", LrmNodeState.BUSY, running_jobs=1)),
-                  {EC2: Inventory(EC2, vms=(vm("x"),))}, 9.0)
+                  {EC2: Inventory(EC2, vms=(priced,))}, 9.0, {"c5.large": 0.1})
     assert r.orphans[0].id == "x" and r.orphans[0].state is NodeState.FAILED
+    assert r.workers[0].hourly_cost == 0.1
     assert r.workers[0].running_jobs == 1  # so the planner will not destroy it while busy
 
 
