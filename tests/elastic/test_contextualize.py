@@ -1,0 +1,109 @@
+"""cloud-init rendering: every LRM template parses; hostile values cannot add keys;
+secrets are read from files and masked for display; missing variables are reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from elastic.contextualize import (
+    MASK,
+    ContextError,
+    check_site_templates,
+    render_meta_data,
+    render_user_data,
+)
+from tests.factories import make_site
+
+VARS = {
+    "sge": {"qmaster": "qm.example"},
+    "slurm": {"slurmctld": "ctl.example"},
+    "pbs": {"pbs_server": "pbs.example"},
+    "htcondor": {"condor_host": "cm.example"},
+}
+SECRETS = {"slurm": {"munge_key": "munge.key"}, "htcondor": {"condor_token": "token"}}
+
+
+def site_with(template: str, tmp_path: Path, **vars_: object):
+    for name in SECRETS.get(template, {}).values():
+        (tmp_path / name).write_text(f"s3cret-{name}\n")
+    secrets = {k: str(tmp_path / v) for k, v in SECRETS.get(template, {}).items()}
+    context = {"template": template, "vars": {**VARS[template], **vars_}, "secrets": secrets}
+    vos = [{"name": "atlas", "match": {"project": ["atlas"]},
+            "flavor": {"cores": 4, "memory_mb": 8000}, "context": context}]
+    return make_site(vos=vos, ec2={"instance_types": {}})
+
+
+@pytest.mark.parametrize("template", sorted(VARS))
+def test_each_lrm_template_renders_valid_cloud_config(template, tmp_path):
+    site = site_with(template, tmp_path, packages=["apptainer"], cvmfs_repositories=["a.cern.ch"],
+                     pool_accounts=["atlas001"])
+    text = render_user_data(site, "atlas", "t-atlas-00001", "t-atlas-00001")
+    assert text.startswith("#cloud-config\n")
+    doc = yaml.safe_load(text)
+    assert doc["hostname"] == "t-atlas-00001"
+    assert "apptainer" in doc["packages"]
+    assert doc["users"][1]["name"] == "atlas001"
+    paths = {f["path"] for f in doc["write_files"]}
+    assert {"/etc/elastic/node.json", "/etc/cvmfs/default.local"} <= paths
+    assert doc["runcmd"]
+
+
+def test_sge_template_points_execd_at_the_qmaster(tmp_path):
+    doc = yaml.safe_load(render_user_data(site_with("sge", tmp_path), "atlas", "h", "h"))
+    files = {f["path"]: f["content"] for f in doc["write_files"]}
+    assert files["/var/lib/gridengine/default/common/act_qmaster"] == "qm.example\n"
+
+
+def test_htcondor_template_restricts_start_to_the_vo(tmp_path):
+    doc = yaml.safe_load(render_user_data(site_with("htcondor", tmp_path), "atlas", "h", "n1"))
+    config = next(f["content"] for f in doc["write_files"] if f["path"].endswith("50-elastic.conf"))
+    assert 'ElasticNodeId = "n1"' in config and 'AcctGroup =?= "atlas"' in config
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["x\nruncmd: [rm -rf /]", "a: b", "'; echo pwned", "}} {{ 7*7 }}", "- item\n- other"],
+)
+def test_a_hostile_vo_variable_cannot_add_keys(hostile, tmp_path):
+    site = site_with("sge", tmp_path, qmaster=hostile, packages=[hostile],
+                     cvmfs_repositories=[hostile])
+    doc = yaml.safe_load(render_user_data(site, "atlas", "h", "h"))
+    clean = yaml.safe_load(render_user_data(site_with("sge", tmp_path), "atlas", "h", "h"))
+    assert set(doc) == set(clean)
+    assert hostile in doc["packages"]
+    assert doc["runcmd"] == clean["runcmd"]
+    files = {f["path"]: f["content"] for f in doc["write_files"]}
+    assert files["/var/lib/gridengine/default/common/act_qmaster"] == hostile + "\n"
+
+
+def test_secrets_are_read_from_files_and_masked_for_display(tmp_path):
+    site = site_with("htcondor", tmp_path)
+    real = render_user_data(site, "atlas", "h", "h")
+    masked = render_user_data(site, "atlas", "h", "h", mask_secrets=True)
+    assert "s3cret-token" in real
+    assert "s3cret" not in masked and MASK in masked
+
+
+def test_unreadable_secret_is_a_clear_error(tmp_path):
+    site = site_with("htcondor", tmp_path)
+    (tmp_path / "token").unlink()
+    with pytest.raises(ContextError, match="secret 'condor_token' cannot be read"):
+        render_user_data(site, "atlas", "h", "h")
+
+
+def test_missing_variable_is_reported_by_validate(tmp_path):
+    site = site_with("pbs", tmp_path)
+    broken = site.model_copy(update={"vos": [site.vos[0].model_copy(update={
+        "context": site.vos[0].context.model_copy(update={"vars": {}})})]})
+    problems = check_site_templates(broken)
+    assert len(problems) == 1 and "pbs_server" in problems[0]
+    assert check_site_templates(site) == []
+
+
+def test_meta_data():
+    assert yaml.safe_load(render_meta_data("n1", "h1")) == {
+        "instance-id": "n1", "local-hostname": "h1"
+    }
