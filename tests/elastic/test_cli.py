@@ -38,8 +38,12 @@ def site_file(tmp_path: Path) -> Path:
 
 def elastic(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "elastic.cli", *args], cwd=cwd, capture_output=True, text=True,
-        timeout=120, check=False,
+        [sys.executable, "-m", "elastic.cli", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -91,14 +95,19 @@ def test_overlapping_run_once_exits_with_the_locked_code(site_file):
     ledger_file = cwd / "var" / "elastic.db"
     before = ledger_file.read_bytes()
     holder = subprocess.Popen(  # a first pass, still running, holds the site lock
-        [sys.executable, "-c", textwrap.dedent(f"""
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(f"""
             import sys, time
             from filelock import FileLock
-            with FileLock({str(ledger_file) + '.lock'!r}):
+            with FileLock({str(ledger_file) + ".lock"!r}):
                 print("locked", flush=True)
                 time.sleep(30)
-        """)],
-        stdout=subprocess.PIPE, text=True,
+        """),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"

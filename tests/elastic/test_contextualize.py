@@ -31,15 +31,26 @@ def site_with(template: str, tmp_path: Path, **vars_: object):
         (tmp_path / name).write_text(f"s3cret-{name}\n")
     secrets = {k: str(tmp_path / v) for k, v in SECRETS.get(template, {}).items()}
     context = {"template": template, "vars": {**VARS[template], **vars_}, "secrets": secrets}
-    vos = [{"name": "atlas", "match": {"project": ["atlas"]},
-            "flavor": {"cores": 4, "memory_mb": 8000}, "context": context}]
+    vos = [
+        {
+            "name": "atlas",
+            "match": {"project": ["atlas"]},
+            "flavor": {"cores": 4, "memory_mb": 8000},
+            "context": context,
+        }
+    ]
     return make_site(vos=vos, ec2={"instance_types": {}})
 
 
 @pytest.mark.parametrize("template", sorted(VARS))
 def test_each_lrm_template_renders_valid_cloud_config(template, tmp_path):
-    site = site_with(template, tmp_path, packages=["apptainer"], cvmfs_repositories=["a.cern.ch"],
-                     pool_accounts=["atlas001"])
+    site = site_with(
+        template,
+        tmp_path,
+        packages=["apptainer"],
+        cvmfs_repositories=["a.cern.ch"],
+        pool_accounts=["atlas001"],
+    )
     text = render_user_data(site, "atlas", "t-atlas-00001", "t-atlas-00001")
     assert text.startswith("#cloud-config\n")
     doc = yaml.safe_load(text)
@@ -68,8 +79,9 @@ def test_htcondor_template_restricts_start_to_the_vo(tmp_path):
     ["x\nruncmd: [rm -rf /]", "a: b", "'; echo pwned", "}} {{ 7*7 }}", "- item\n- other"],
 )
 def test_a_hostile_vo_variable_cannot_add_keys(hostile, tmp_path):
-    site = site_with("sge", tmp_path, qmaster=hostile, packages=[hostile],
-                     cvmfs_repositories=[hostile])
+    site = site_with(
+        "sge", tmp_path, qmaster=hostile, packages=[hostile], cvmfs_repositories=[hostile]
+    )
     doc = yaml.safe_load(render_user_data(site, "atlas", "h", "h"))
     clean = yaml.safe_load(render_user_data(site_with("sge", tmp_path), "atlas", "h", "h"))
     assert set(doc) == set(clean)
@@ -96,8 +108,15 @@ def test_unreadable_secret_is_a_clear_error(tmp_path):
 
 def test_missing_variable_is_reported_by_validate(tmp_path):
     site = site_with("pbs", tmp_path)
-    broken = site.model_copy(update={"vos": [site.vos[0].model_copy(update={
-        "context": site.vos[0].context.model_copy(update={"vars": {}})})]})
+    broken = site.model_copy(
+        update={
+            "vos": [
+                site.vos[0].model_copy(
+                    update={"context": site.vos[0].context.model_copy(update={"vars": {}})}
+                )
+            ]
+        }
+    )
     problems = check_site_templates(broken)
     assert len(problems) == 1 and "pbs_server" in problems[0]
     assert check_site_templates(site) == []
@@ -105,5 +124,6 @@ def test_missing_variable_is_reported_by_validate(tmp_path):
 
 def test_meta_data():
     assert yaml.safe_load(render_meta_data("n1", "h1")) == {
-        "instance-id": "n1", "local-hostname": "h1"
+        "instance-id": "n1",
+        "local-hostname": "h1",
     }

@@ -49,7 +49,8 @@ def test_sigterm_stops_the_daemon_cleanly(tmp_path: Path):
     )
     daemon = subprocess.Popen(
         [sys.executable, "-m", "elastic.cli", "--config", str(site), "daemon", "--interval", "0.5"],
-        stderr=subprocess.PIPE, text=True,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     time.sleep(3)
     os.kill(daemon.pid, signal.SIGTERM)

@@ -37,26 +37,39 @@ def test_joined_node_becomes_ready_and_idle_clock_starts():
         50.0,
     )
     assert r.corrections[0].fields == {
-        "state": NodeState.READY, "reason": "joined the LRM", "idle_since": 50.0
+        "state": NodeState.READY,
+        "reason": "joined the LRM",
+        "idle_since": 50.0,
     }
     assert r.workers[0].state is NodeState.READY and r.workers[0].idle_since == 50.0
 
 
 def test_busy_node_resets_idle_clock_but_unknown_state_does_not():
-    busy = reconcile([rec("a", NodeState.READY, idle_since=5.0)],
-                     snap(LrmNode("a", LrmNodeState.BUSY, running_jobs=2)),
-                     {EC2: Inventory(EC2, vms=(vm("a"),))}, 9.0)
+    busy = reconcile(
+        [rec("a", NodeState.READY, idle_since=5.0)],
+        snap(LrmNode("a", LrmNodeState.BUSY, running_jobs=2)),
+        {EC2: Inventory(EC2, vms=(vm("a"),))},
+        9.0,
+    )
     assert busy.corrections[0].fields == {"idle_since": None}
     assert busy.workers[0].running_jobs == 2
-    unread = reconcile([rec("a", NodeState.READY, idle_since=5.0)], None,
-                       {EC2: Inventory(EC2, vms=(vm("a"),))}, 9.0)
+    unread = reconcile(
+        [rec("a", NodeState.READY, idle_since=5.0)],
+        None,
+        {EC2: Inventory(EC2, vms=(vm("a"),))},
+        9.0,
+    )
     assert unread.corrections == ()
     assert unread.workers[0].lrm_state is LrmNodeState.UNKNOWN
 
 
 def test_vanished_vm_is_failed_and_absent_lrm_node_is_absent():
-    r = reconcile([rec("a", NodeState.READY), rec("b", NodeState.RETIRING)], snap(),
-                  {EC2: Inventory(EC2)}, 9.0)
+    r = reconcile(
+        [rec("a", NodeState.READY), rec("b", NodeState.RETIRING)],
+        snap(),
+        {EC2: Inventory(EC2)},
+        9.0,
+    )
     fields = {c.node_id: c.fields["state"] for c in r.corrections}
     assert fields == {"a": NodeState.FAILED, "b": NodeState.GONE}
     assert [w.id for w in r.workers] == ["a"]
@@ -64,8 +77,9 @@ def test_vanished_vm_is_failed_and_absent_lrm_node_is_absent():
 
 
 def test_unread_inventory_changes_nothing_about_vms():
-    r = reconcile([rec("a", NodeState.READY)], snap(LrmNode("a", LrmNodeState.BUSY)),
-                  {EC2: None}, 9.0)
+    r = reconcile(
+        [rec("a", NodeState.READY)], snap(LrmNode("a", LrmNodeState.BUSY)), {EC2: None}, 9.0
+    )
     assert all("state" not in c.fields for c in r.corrections)
 
 
@@ -73,19 +87,26 @@ def test_orphan_vm_is_adopted_as_failed_and_costs_its_price():
     from dataclasses import replace
 
     priced = replace(vm("x"), instance_type="c5.large")
-    r = reconcile([], snap(LrmNode("x", LrmNodeState.BUSY, running_jobs=1)),
-                  {EC2: Inventory(EC2, vms=(priced,))}, 9.0, {"c5.large": 0.1})
+    r = reconcile(
+        [],
+        snap(LrmNode("x", LrmNodeState.BUSY, running_jobs=1)),
+        {EC2: Inventory(EC2, vms=(priced,))},
+        9.0,
+        {"c5.large": 0.1},
+    )
     assert r.orphans[0].id == "x" and r.orphans[0].state is NodeState.FAILED
     assert r.workers[0].hourly_cost == 0.1
     assert r.workers[0].running_jobs == 1  # so the planner will not destroy it while busy
 
 
 def test_requested_without_vm_is_gone_only_after_the_boot_deadline():
-    early = reconcile([rec("a", NodeState.REQUESTED, boot_deadline=100.0)], snap(),
-                      {EC2: Inventory(EC2)}, 99.0)
+    early = reconcile(
+        [rec("a", NodeState.REQUESTED, boot_deadline=100.0)], snap(), {EC2: Inventory(EC2)}, 99.0
+    )
     assert early.corrections == ()
-    late = reconcile([rec("a", NodeState.REQUESTED, boot_deadline=100.0)], snap(),
-                     {EC2: Inventory(EC2)}, 101.0)
+    late = reconcile(
+        [rec("a", NodeState.REQUESTED, boot_deadline=100.0)], snap(), {EC2: Inventory(EC2)}, 101.0
+    )
     assert late.corrections[0].fields["state"] is NodeState.GONE
 
 

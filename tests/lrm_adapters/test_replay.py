@@ -39,8 +39,11 @@ def test_jobs_arrive_run_on_registered_nodes_and_finish(replay):
     adapter, clock = replay
     first = adapter.snapshot()
     assert [(j.id, j.vo, j.runnable) for j in first.jobs] == [
-        ("a", "atlas", True), ("a", "atlas", True), ("a", "atlas", True),
-        ("h", "atlas", False), ("x", None, True),
+        ("a", "atlas", True),
+        ("a", "atlas", True),
+        ("a", "atlas", True),
+        ("h", "atlas", False),
+        ("x", None, True),
     ]
     adapter.register_node("w1", "atlas")
     adapter.register_node("w1", "atlas")  # idempotent
@@ -88,9 +91,12 @@ def test_garbled_workload_and_state_are_clear_errors(tmp_path):
 def test_swf_workload(tmp_path):
     swf = tmp_path / "t.swf"
     swf.write_text("; trace\n1 0 0 30 4 -1 -1 4 60 -1 1 7 1 -1 1 -1 -1 -1\n")
-    site = make_site(vos=[{"name": "atlas", "match": {"user": ["7"]},
-                           "flavor": {"cores": 4, "memory_mb": 8000}}],
-                     ec2={"instance_types": {}})
+    site = make_site(
+        vos=[
+            {"name": "atlas", "match": {"user": ["7"]}, "flavor": {"cores": 4, "memory_mb": 8000}}
+        ],
+        ec2={"instance_types": {}},
+    )
     adapter = ReplayAdapter(swf, tmp_path / "s.json", site.vos)
     job = adapter.snapshot().jobs[0]
     assert (job.id, job.vo, job.cores) == ("1", "atlas", 4)

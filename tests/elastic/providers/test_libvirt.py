@@ -26,24 +26,41 @@ def provider(tmp_path: Path):
     host_xml = tmp_path / "hv1.xml"
     shutil.copy(REPO / "templates/libvirt/testhost-hv1.xml", host_xml)
     hosts = [
-        {"name": "hv1", "uri": f"test://{host_xml}", "cores": 16, "memory_mb": 65536,
-         "reserved_cores": 2, "reserved_memory_mb": 4096},
-        {"name": "broken", "uri": f"test://{tmp_path}/missing.xml", "cores": 8,
-         "memory_mb": 8192},
+        {
+            "name": "hv1",
+            "uri": f"test://{host_xml}",
+            "cores": 16,
+            "memory_mb": 65536,
+            "reserved_cores": 2,
+            "reserved_memory_mb": 4096,
+        },
+        {"name": "broken", "uri": f"test://{tmp_path}/missing.xml", "cores": 8, "memory_mb": 8192},
     ]
-    site = make_site(local={"hosts": hosts}, vos=[
-        {"name": "atlas", "match": {"project": ["atlas"]}, "flavor": {"cores": 4, "memory_mb": 8000},
-         "image": {"libvirt": "atlas-base.qcow2"},
-         "context": {"vars": {"qmaster": "qm"}}}], ec2={"instance_types": {}})
+    site = make_site(
+        local={"hosts": hosts},
+        vos=[
+            {
+                "name": "atlas",
+                "match": {"project": ["atlas"]},
+                "flavor": {"cores": 4, "memory_mb": 8000},
+                "image": {"libvirt": "atlas-base.qcow2"},
+                "context": {"vars": {"qmaster": "qm"}},
+            }
+        ],
+        ec2={"instance_types": {}},
+    )
     made = LibvirtProvider(site)
     yield made
     made.close()
 
 
-def request(provider: LibvirtProvider, node_id: str = "t-atlas-00001", image: str = "atlas-base.qcow2"):
+def request(
+    provider: LibvirtProvider, node_id: str = "t-atlas-00001", image: str = "atlas-base.qcow2"
+):
     user_data = render_user_data(provider.site, "atlas", node_id, node_id)
-    return BootRequest(node_id, node_id, "atlas", "t", ProviderKind.LIBVIRT, "hv1", 4, 8000, 20,
-                       image, user_data)
+    return BootRequest(
+        node_id, node_id, "atlas", "t", ProviderKind.LIBVIRT, "hv1", 4, 8000, 20, image, user_data
+    )
 
 
 def volumes(provider: LibvirtProvider) -> list[str]:
@@ -97,7 +114,7 @@ def test_boot_twice_is_one_vm_and_destroy_twice_is_fine(provider):
 
 
 def test_missing_base_image_and_foreign_namesake_are_errors(provider):
-    with pytest.raises(ProviderError, match="base image 'nope.qcow2' not found"):
+    with pytest.raises(ProviderError, match=r"base image 'nope\.qcow2' not found"):
         provider.boot(request(provider, image="nope.qcow2"))
     provider.connection("hv1").defineXML(
         "<domain type='test'><name>t-atlas-00002</name><memory>1024</memory>"
@@ -113,16 +130,34 @@ def test_a_dropped_connection_is_reopened(provider):
 
 
 def test_hosts_sharing_test_default_are_kept_apart(tmp_path):
-    hosts = [{"name": n, "uri": "test:///default", "cores": 8, "memory_mb": 16000} for n in ("a", "b")]
+    hosts = [
+        {"name": n, "uri": "test:///default", "cores": 8, "memory_mb": 16000} for n in ("a", "b")
+    ]
     site = make_site(local={"hosts": hosts}, ec2={"instance_types": {}})
     provider = LibvirtProvider(site)
     connection = provider.connection("a")
     pool = connection.storagePoolLookupByName("default-pool")
-    pool.createXML("<volume><name>base.qcow2</name><capacity>1024</capacity>"
-                   "<target><format type='qcow2'/></target></volume>", 0)
-    boot = BootRequest("t-atlas-00009", "t-atlas-00009", "atlas", "t", ProviderKind.LIBVIRT, "a",
-                       2, 1000, 1, "base.qcow2", "#cloud-config\n{}\n")
-    hosts_config = {h.name: h.model_copy(update={"pool": "default-pool"}) for h in provider.hosts.values()}
+    pool.createXML(
+        "<volume><name>base.qcow2</name><capacity>1024</capacity>"
+        "<target><format type='qcow2'/></target></volume>",
+        0,
+    )
+    boot = BootRequest(
+        "t-atlas-00009",
+        "t-atlas-00009",
+        "atlas",
+        "t",
+        ProviderKind.LIBVIRT,
+        "a",
+        2,
+        1000,
+        1,
+        "base.qcow2",
+        "#cloud-config\n{}\n",
+    )
+    hosts_config = {
+        h.name: h.model_copy(update={"pool": "default-pool"}) for h in provider.hosts.values()
+    }
     provider.hosts = hosts_config
     try:
         provider.boot(boot)
@@ -137,6 +172,7 @@ def test_hosts_sharing_test_default_are_kept_apart(tmp_path):
 def test_seed_iso_round_trip():
     image = build_seed_iso("#cloud-config\nhostname: x\n", "instance-id: x\n")
     assert read_seed_iso(image) == {
-        "user-data": "#cloud-config\nhostname: x\n", "meta-data": "instance-id: x\n"
+        "user-data": "#cloud-config\nhostname: x\n",
+        "meta-data": "instance-id: x\n",
     }
     assert b"cidata" in image
