@@ -1,0 +1,144 @@
+"""Son of Grid Engine (and other Grid Engines): observe the queue, join and retire hosts.
+
+Layer: adapter I/O, every command through ``CommandRunner`` (argument lists, a
+timeout). Observation is two commands: ``qstat -f -u '*' -r -ext -xml`` (queue
+instance states, running jobs, pending jobs with project and requests) and
+``qhost -xml`` (host sizes; a load of ``-`` means the execd is silent).
+
+A worker joins as an administrative and execution host that is a member of the
+hostgroup ``@<vo>``; the hostgroup is created on first use and added to the
+queue's host list (``lrm.options.queue``, default ``all.q``), so the VO's jobs
+(matched by project, queue, user or unix group) can run there. Draining disables
+every queue instance on the host (``qmod -d '*@host'``); removal undoes the join
+in the only order SGE accepts: hostgroup, execution host, administrative host.
+Every step first reads the current configuration, so each call is idempotent.
+"""
+
+from __future__ import annotations
+
+import grp
+import pwd
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+
+from elastic.config import Site, VoConfig
+from elastic.model import QueueSnapshot
+from elastic.vomatch import label
+from lrm_adapters._command import CommandRunner
+from lrm_adapters.base import LRMError
+from lrm_adapters.sge_parse import merge_nodes, parse_qhost_xml, parse_qstat_xml
+
+HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
+EXEC_HOST_TEMPLATE = (
+    "hostname {host}\nload_scaling NONE\ncomplex_values NONE\nuser_lists NONE\n"
+    "xuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\n"
+    "report_variables NONE\n"
+)
+
+
+@lru_cache(maxsize=4096)
+def unix_group(user: str) -> str | None:
+    """The primary group of a local user, for VO rules that match on group."""
+    try:
+        return grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
+    except (KeyError, OverflowError):
+        return None
+
+
+def checked(hostname: str) -> str:
+    if not HOSTNAME.match(hostname):
+        raise LRMError(f"refusing an invalid host name {hostname!r}")
+    return hostname
+
+
+class SgeAdapter:
+    """LRMAdapter for Son of Grid Engine 8 / SGE 6.2 / UGE."""
+
+    name = "sge"
+
+    def __init__(
+        self, runner: CommandRunner, vos: Sequence[VoConfig], *, queue: str = "all.q"
+    ) -> None:
+        self.runner = runner
+        self.vos = list(vos)
+        self.queue = queue
+
+    def snapshot(self) -> QueueSnapshot:
+        qstat = parse_qstat_xml(self.runner.run(["qstat", "-f", "-u", "*", "-r", "-ext", "-xml"]))
+        hosts = parse_qhost_xml(self.runner.run(["qhost", "-xml"]))
+        jobs = []
+        for job in qstat.jobs:
+            if job.group is None and job.user is not None:
+                job = replace(job, group=unix_group(job.user))
+            jobs.append(label(job, self.vos))
+        return QueueSnapshot(jobs=tuple(jobs), nodes=merge_nodes(hosts, qstat))
+
+    def _listing(self, *argv: str) -> set[str]:
+        """Names printed by a ``qconf -s…`` listing; an empty list is not an error."""
+        try:
+            text = self.runner.run(["qconf", *argv])
+        except LRMError as exc:
+            if "no " in exc.stderr.lower() and "defined" in exc.stderr.lower():
+                return set()
+            raise
+        return {line.strip() for line in text.splitlines() if line.strip()}
+
+    def _apply_file(self, option: str, content: str) -> None:
+        with tempfile.TemporaryDirectory(prefix="elastic-sge-") as scratch:
+            path = Path(scratch) / "object"
+            path.write_text(content, encoding="utf-8")
+            self.runner.run(["qconf", option, str(path)])
+
+    def register_node(self, hostname: str, vo: str) -> None:
+        host = checked(hostname)
+        group = f"@{checked(vo)}"
+        if host not in self._listing("-sh"):
+            self.runner.run(["qconf", "-ah", host])
+        if host not in self._listing("-sel"):
+            self._apply_file("-Ae", EXEC_HOST_TEMPLATE.format(host=host))
+        if group not in self._listing("-shgrpl"):
+            self._apply_file("-Ahgrp", f"group_name {group}\nhostlist {host}\n")
+        elif host not in self._hostgroup_members(group):
+            self.runner.run(["qconf", "-aattr", "hostgroup", "hostlist", host, group])
+        queue_hosts = self.runner.run(["qconf", "-sq", self.queue])
+        if not re.search(rf"(^|[\s,]){re.escape(group)}([\s,\\]|$)", queue_hosts, re.M):
+            self.runner.run(["qconf", "-aattr", "queue", "hostlist", group, self.queue])
+
+    def _hostgroup_members(self, group: str) -> set[str]:
+        text = self.runner.run(["qconf", "-shgrp", group])
+        members: set[str] = set()
+        for line in text.splitlines():
+            words = line.replace("\\", " ").split()
+            if words and words[0] == "group_name":
+                continue
+            members.update(w for w in words if w != "hostlist")
+        return members
+
+    def drain_node(self, hostname: str, reason: str) -> None:
+        host = checked(hostname)
+        if host in self._listing("-sel"):
+            self.runner.run(["qmod", "-d", f"*@{host}"])
+
+    def remove_node(self, hostname: str) -> None:
+        host = checked(hostname)
+        for group in sorted(self._listing("-shgrpl")):
+            if host in self._hostgroup_members(group):
+                self.runner.run(["qconf", "-dattr", "hostgroup", "hostlist", host, group])
+        if host in self._listing("-sel"):
+            self.runner.run(["qconf", "-de", host])
+        if host in self._listing("-sh"):
+            self.runner.run(["qconf", "-dh", host])
+
+
+def from_site(site: Site) -> SgeAdapter:
+    options = site.lrm.options
+    env = {
+        "SGE_ROOT": options.get("sge_root", "/var/lib/gridengine"),
+        "SGE_CELL": options.get("sge_cell", "default"),
+    }
+    runner = CommandRunner(timeout_s=site.lrm.timeout_s, env=env)
+    return SgeAdapter(runner, site.vos, queue=options.get("queue", "all.q"))

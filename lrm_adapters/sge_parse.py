@@ -1,0 +1,215 @@
+"""Son of Grid Engine XML output to model objects: pure, streaming parsers.
+
+Layer: pure parsing. ``qstat -f -u '*' -r -ext -xml`` gives queue instances (with
+their state letters and the jobs running in them) and the pending list;
+``qhost -xml`` gives each host's size and whether its execd reports (a load of
+``-`` means down). Both are read with ``iterparse`` and each finished element
+is cleared, so a 100k-job queue is parsed in one pass without holding a tree.
+An array job's pending tasks (``<tasks>41-150:1</tasks>``) become one Job with a
+count. SGE memory requests are per slot, so a job's memory is per-slot × slots.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from dataclasses import dataclass, field
+
+from elastic.model import Job, LrmNode, LrmNodeState
+from lrm_adapters.base import LRMParseError
+
+MEMORY_REQUESTS = ("h_vmem", "mem_free", "h_rss", "h_data", "virtual_free", "s_vmem", "mem_req")
+_UNITS = {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}
+_DOWN_LETTERS = set("uaoEc")
+
+
+def memory_mb(text: str) -> int:
+    """``2G`` / ``512M`` / ``1.5g`` / bytes → MB (K/M/G are binary in SGE)."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([kKmMgGtT]?)\s*", text)
+    if match is None:
+        return 0
+    return round(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+def seconds(text: str) -> int | None:
+    """``3600`` or ``1:00:00`` → seconds."""
+    parts = text.strip().split(":")
+    try:
+        values = [int(float(p or 0)) for p in parts]
+    except ValueError:
+        return None
+    total = 0
+    for value in values:
+        total = total * 60 + value
+    return total
+
+
+def task_count(text: str) -> int:
+    """``41-150:1`` → 110, ``8,9`` → 2, ``5`` → 1."""
+    count = 0
+    for part in text.split(","):
+        match = re.fullmatch(r"(\d+)(?:-(\d+)(?::(\d+))?)?", part.strip())
+        if match is None:
+            continue
+        first = int(match.group(1))
+        last = int(match.group(2) or first)
+        step = int(match.group(3) or 1)
+        count += len(range(first, last + 1, step))
+    return max(count, 1)
+
+
+@dataclass
+class QueueInstance:
+    name: str  # queue@host
+    state: str = ""
+    slots_used: int = 0
+    slots_total: int = 0
+
+    @property
+    def host(self) -> str:
+        return self.name.split("@", 1)[1] if "@" in self.name else self.name
+
+
+@dataclass
+class QstatResult:
+    jobs: list[Job] = field(default_factory=list)
+    queues: list[QueueInstance] = field(default_factory=list)
+    running_per_host: Counter[str] = field(default_factory=Counter)
+
+
+def _job(values: dict[str, str], requests: dict[str, str], pe_slots: str | None) -> Job:
+    state = values.get("state", "")
+    slots = int(values.get("slots") or pe_slots or 1)
+    per_slot = next((memory_mb(requests[r]) for r in MEMORY_REQUESTS if r in requests), 0)
+    runnable = "h" not in state and "E" not in state
+    reason = "" if runnable else f"state {state}"
+    queue = requests.get("q") or values.get("hard_req_queue") or None
+    return Job(
+        id=values.get("JB_job_number", "?"),
+        cores=max(1, slots),
+        memory_mb=per_slot * max(1, slots),
+        count=task_count(values["tasks"]) if "tasks" in values and "r" not in state else 1,
+        walltime_s=seconds(requests["h_rt"]) if "h_rt" in requests else None,
+        runnable=runnable,
+        running=any(letter in state for letter in "rtR") and "q" not in state,
+        user=values.get("JB_owner") or None,
+        group=values.get("JB_group") or None,
+        project=values.get("JB_project") or None,
+        queue=queue.split("@")[0] if queue else None,
+        reason=reason,
+    )
+
+
+def parse_qstat_xml(data: bytes | str) -> QstatResult:
+    """Jobs (pending and running) and queue instances from ``qstat [-f] -r -ext -xml``."""
+    raw = data.encode() if isinstance(data, str) else data
+    result = QstatResult()
+    values: dict[str, str] = {}
+    requests: dict[str, str] = {}
+    pe_slots: str | None = None
+    queue: QueueInstance | None = None
+    in_job = False
+    try:
+        for event, element in ET.iterparse(io.BytesIO(raw), events=("start", "end")):  # noqa: S314
+            tag = element.tag
+            if event == "start":
+                if tag == "Queue-List":
+                    queue = QueueInstance("")
+                elif tag == "job_list":
+                    values, requests, pe_slots, in_job = {}, {}, None, True
+                continue
+            text = (element.text or "").strip()
+            if tag == "job_list":
+                job = _job(values, requests, pe_slots)
+                if job.running:
+                    where = values.get("queue_name") or (queue.name if queue else "")
+                    result.running_per_host[where.split("@")[-1]] += 1
+                result.jobs.append(job)
+                in_job = False
+                element.clear()
+            elif tag in {"hard_request", "soft_request"}:
+                requests.setdefault(element.get("name", ""), text)
+            elif tag == "requested_pe":
+                pe_slots = text
+            elif tag == "Queue-List" and queue is not None:
+                result.queues.append(queue)
+                queue = None
+                element.clear()
+            elif not in_job:
+                if queue is not None:
+                    _set_queue_field(queue, tag, text)
+            else:
+                values[tag] = text
+    except ET.ParseError as exc:
+        raise LRMParseError(f"qstat XML is garbled: {exc}") from exc
+    return result
+
+
+def _set_queue_field(queue: QueueInstance, tag: str, text: str) -> None:
+    if tag == "name":
+        queue.name = text
+    elif tag == "state":
+        queue.state = text
+    elif tag == "slots_used":
+        queue.slots_used = int(text or 0)
+    elif tag == "slots_total":
+        queue.slots_total = int(text or 0)
+
+
+@dataclass(frozen=True)
+class QhostHost:
+    name: str
+    cores: int
+    memory_mb: int
+    reporting: bool
+
+
+def parse_qhost_xml(data: bytes | str) -> list[QhostHost]:
+    """Execution hosts from ``qhost -xml`` (the ``global`` pseudo-host left out)."""
+    raw = data.encode() if isinstance(data, str) else data
+    raw = re.sub(rb"^<\?xml version=['\"]2\.0['\"]", b"<?xml version='1.0'", raw)
+    hosts: list[QhostHost] = []
+    try:
+        for _, element in ET.iterparse(io.BytesIO(raw), events=("end",)):  # noqa: S314
+            if element.tag != "host":
+                continue
+            name = element.get("name", "")
+            values = {v.get("name"): (v.text or "").strip() for v in element.findall("hostvalue")}
+            element.clear()
+            if name == "global":
+                continue
+            cores = values.get("num_proc", "-")
+            hosts.append(
+                QhostHost(
+                    name=name,
+                    cores=int(float(cores)) if cores not in {"", "-"} else 0,
+                    memory_mb=memory_mb(values.get("mem_total", "")),
+                    reporting=values.get("load_avg", "-") not in {"", "-"},
+                )
+            )
+    except ET.ParseError as exc:
+        raise LRMParseError(f"qhost XML is garbled: {exc}") from exc
+    return hosts
+
+
+def node_state(host: QhostHost, queues: list[QueueInstance], running: int) -> LrmNodeState:
+    """One state per host from qhost and the host's queue instances."""
+    if not host.reporting or any(_DOWN_LETTERS & set(q.state) for q in queues):
+        return LrmNodeState.DOWN
+    if queues and all("d" in q.state for q in queues):
+        return LrmNodeState.DRAINING if running else LrmNodeState.DRAINED
+    return LrmNodeState.BUSY if running else LrmNodeState.IDLE
+
+
+def merge_nodes(hosts: list[QhostHost], qstat: QstatResult) -> tuple[LrmNode, ...]:
+    by_host: dict[str, list[QueueInstance]] = {}
+    for queue in qstat.queues:
+        by_host.setdefault(queue.host, []).append(queue)
+    nodes = []
+    for host in hosts:
+        running = qstat.running_per_host.get(host.name, 0)
+        state = node_state(host, by_host.get(host.name, []), running)
+        nodes.append(LrmNode(host.name, state, host.cores, host.memory_mb, running))
+    return tuple(nodes)
