@@ -1,0 +1,78 @@
+"""The SGE adapter against a real Son of Grid Engine 8.1.9 (scripts/services/sge-up)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from elastic.model import LrmNodeState
+from lrm_adapters._command import CommandRunner
+from lrm_adapters.base import LRMError
+from lrm_adapters.sge import SgeAdapter
+from tests.factories import make_site
+
+pytestmark = pytest.mark.sge
+#: Jobs aimed at a host that does not exist yet stay pending: the autoscaler's case.
+NOWHERE = "-l h=elastic-w8"
+
+
+def test_drmaa_jobs_show_up_as_demand_with_vo_cores_and_memory(sge, drmaa):
+    (pe_job,) = drmaa.submit(
+        "/bin/sleep", "60", native=f"-P atlas -pe smp 2 -l h_vmem=1G {NOWHERE}"
+    )
+    array = drmaa.submit("/bin/sleep", "1", native=f"-P cms {NOWHERE}", count=7)
+    (held,) = drmaa.submit("/bin/sleep", "1", native=f"-P atlas -h {NOWHERE}")
+    jobs = {j.id: j for j in sge.snapshot().jobs}
+    assert (jobs[pe_job].vo, jobs[pe_job].cores, jobs[pe_job].memory_mb) == ("atlas", 2, 2048)
+    assert jobs[pe_job].runnable and not jobs[pe_job].running
+    array_job = jobs[array[0].split(".")[0]]
+    assert (array_job.vo, array_job.count, array_job.runnable) == ("cms", 7, True)
+    assert jobs[held].runnable is False and jobs[held].vo == "atlas"
+
+
+def members(sge: SgeAdapter, command: list[str]) -> str:
+    try:
+        return sge.runner.run(command)
+    except LRMError as exc:
+        return exc.stderr
+
+
+def test_register_drain_remove_are_real_and_idempotent(sge):
+    host = "elastic-w3"
+    try:
+        for _ in range(2):
+            sge.register_node(host, "atlas")
+        assert host in sge.runner.run(["qconf", "-sel"]).split()
+        assert host in sge.runner.run(["qconf", "-shgrp", "@atlas"])
+        assert "@atlas" in sge.runner.run(["qconf", "-sq", "all.q"])
+        nodes = {n.name: n for n in sge.snapshot().nodes}
+        assert nodes[host].state is LrmNodeState.DOWN  # registered, but no execd reports yet
+        for _ in range(2):
+            sge.drain_node(host, "test drain")
+        queue_states = sge.runner.run(["qstat", "-f", "-q", f"all.q@{host}"])
+        assert "d" in queue_states.splitlines()[2].split()[-1]
+    finally:
+        for _ in range(2):
+            sge.remove_node(host)
+    assert host not in members(sge, ["qconf", "-sel"]).split()
+    assert host not in members(sge, ["qconf", "-sh"]).split()
+    assert host not in sge.runner.run(["qconf", "-shgrp", "@atlas"])
+    assert host not in {n.name for n in sge.snapshot().nodes}
+
+
+def test_a_job_runs_on_the_real_execd_and_the_probe_succeeds(sge, drmaa, sge_env):
+    result = drmaa.probe(sge_env["SGE_HOST"])
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ran on" in result.stdout
+
+
+def test_unreachable_qmaster_is_an_lrm_error_with_command_and_stderr(sge_env):
+    env = {k: v for k, v in sge_env.items() if k.startswith("SGE_")}
+    dead = SgeAdapter(CommandRunner(10, {**env, "SGE_QMASTER_PORT": "1"}), make_site().vos)
+    started = time.monotonic()
+    with pytest.raises(LRMError) as caught:
+        dead.snapshot()
+    assert time.monotonic() - started < 10
+    assert caught.value.command[0] == "qstat"
+    assert caught.value.stderr  # the qmaster error text, not a silent empty queue
