@@ -166,10 +166,14 @@ class Ledger:
         return _record(row) if row is not None else None
 
     def add(self, record: NodeRecord, message: str) -> None:
+        """Record a new node. A name that was used before and is gone may come back
+        (Slurm reuses its CLOUD node names); its old row's history stays in events."""
         values = dataclasses.asdict(record)
         values["provider"] = record.provider.value
         values["state"] = record.state.value
         with self._tx() as tx:
+            gone = (nodes_table.c.id == record.id) & (nodes_table.c.state == NodeState.GONE.value)
+            tx.execute(nodes_table.delete().where(gone))
             tx.execute(insert(nodes_table).values(**values))
             self._event(tx, record.created_at, record.id, "node", message)
 

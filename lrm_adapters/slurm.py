@@ -1,0 +1,150 @@
+"""Slurm: observe the queue; join and retire nodes in either of Slurm's two cloud modes.
+
+Layer: adapter I/O, every command through ``CommandRunner``. Observation is
+``squeue --json`` and ``sinfo --json`` (``--json`` exists from 21.08; earlier
+releases, or a site whose Slurm was built without JSON, get formatted
+``squeue -o``/``sinfo -o`` output instead).
+
+Two ways for workers to join (``lrm.options.join``), documented in docs/slurm.md:
+
+- ``dynamic`` (default): elastic decides, boots, and registers each worker as a
+  dynamic node, ``scontrol create nodename=<id> cpus=… realmemory=… feature=<vo>
+  state=FUTURE``; the worker's slurmd (started by cloud-init with ``-Z``)
+  brings it up. Drain is ``scontrol update … state=drain``; removal is
+  ``scontrol delete nodename=<id>``.
+- ``power_save``: the nodes are ``State=CLOUD`` lines in slurm.conf and Slurm
+  itself decides when to start and stop them, calling ``elastic slurm-resume`` /
+  ``elastic slurm-suspend`` as its ResumeProgram/SuspendProgram
+  (elastic/slurm_power.py). Registration and removal are Slurm's own, so here
+  they do nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import replace
+
+from elastic.config import Site, VoConfig
+from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
+from elastic.vomatch import label
+from lrm_adapters._command import CommandRunner
+from lrm_adapters.base import LRMError
+from lrm_adapters.slurm_parse import (
+    SQUEUE_FORMAT,
+    node_state,
+    parse_sinfo_json,
+    parse_squeue_json,
+    parse_squeue_text,
+    states,
+)
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+NO_JSON = ("unrecognized option", "invalid option", "json")
+
+
+def checked(name: str) -> str:
+    if not NAME.match(name):
+        raise LRMError(f"refusing an invalid node name {name!r}")
+    return name
+
+
+def parse_sinfo_text(text: str) -> list[LrmNode]:
+    """Fallback ``sinfo -h -N -o '%N|%T|%c|%m'`` (``idle~``-style suffixes are flags)."""
+    nodes = []
+    for line in text.splitlines():
+        name, state, cpus, memory = [*line.split("|"), "", "", ""][:4]
+        flags = states(state.rstrip("*~#!%$@^-"))
+        if state.endswith("~"):
+            flags.append("POWERED_DOWN")
+        if state.endswith("*"):
+            flags.append("NOT_RESPONDING")
+        nodes.append(LrmNode(name, node_state(flags), int(cpus or 0), int(memory or 0)))
+    return nodes
+
+
+class SlurmAdapter:
+    """LRMAdapter for Slurm (21.08 and newer; text fallback for older)."""
+
+    name = "slurm"
+
+    def __init__(self, runner: CommandRunner, vos: Sequence[VoConfig], *, join: str = "dynamic"):
+        if join not in {"dynamic", "power_save"}:
+            raise LRMError(f"lrm.options.join must be dynamic or power_save, not {join!r}")
+        self.runner = runner
+        self.vos = list(vos)
+        self.join = join
+
+    def _jobs(self) -> tuple[list[Job], Counter[str]]:
+        try:
+            return parse_squeue_json(self.runner.run(["squeue", "--json"]))
+        except LRMError as exc:
+            if exc.exit_code is None or not any(w in exc.stderr.lower() for w in NO_JSON):
+                raise
+        text = self.runner.run(["squeue", "-h", "-a", "-t", "PD,R,CF,CG", "-o", SQUEUE_FORMAT])
+        return parse_squeue_text(text)
+
+    def _nodes(self) -> list[LrmNode]:
+        try:
+            return parse_sinfo_json(self.runner.run(["sinfo", "--json"]))
+        except LRMError as exc:
+            if exc.exit_code is None or not any(w in exc.stderr.lower() for w in NO_JSON):
+                raise
+        return parse_sinfo_text(self.runner.run(["sinfo", "-h", "-N", "-o", "%N|%T|%c|%m"]))
+
+    def snapshot(self) -> QueueSnapshot:
+        jobs, per_node = self._jobs()
+        nodes = []
+        for node in self._nodes():
+            running = per_node.get(node.name, 0)
+            if node.state in {LrmNodeState.BUSY, LrmNodeState.DRAINING}:
+                running = max(running, 1)  # allocated: never treat as empty
+            nodes.append(replace(node, running_jobs=running))
+        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), tuple(nodes))
+
+    def _exists(self, name: str) -> bool:
+        try:
+            self.runner.run(["scontrol", "--future", "show", "node", name])
+        except LRMError as exc:
+            if exc.exit_code is not None and "not found" in exc.stderr.lower():
+                return False
+            raise
+        return True
+
+    def register_node(self, hostname: str, vo: str) -> None:
+        name = checked(hostname)
+        if self.join == "power_save" or self._exists(name):
+            return
+        flavor = next(v.flavor for v in self.vos if v.name == vo)
+        self.runner.run(
+            [
+                "scontrol",
+                "create",
+                f"nodename={name}",
+                f"cpus={flavor.cores}",
+                f"realmemory={flavor.memory_mb}",
+                f"feature={checked(vo)}",
+                "state=FUTURE",
+            ]
+        )
+
+    def drain_node(self, hostname: str, reason: str) -> None:
+        name = checked(hostname)
+        if not self._exists(name):
+            return
+        text = re.sub(r"[^\w .,:=()-]", "_", reason)[:200] or "elastic"
+        self.runner.run(["scontrol", "update", f"nodename={name}", "state=drain", f"reason={text}"])
+
+    def remove_node(self, hostname: str) -> None:
+        name = checked(hostname)
+        if self.join == "power_save" or not self._exists(name):
+            return
+        self.runner.run(["scontrol", "delete", f"nodename={name}"])
+
+
+def from_site(site: Site) -> SlurmAdapter:
+    options = site.lrm.options
+    env = {"SLURM_CONF": options["slurm_conf"]} if "slurm_conf" in options else {}
+    runner = CommandRunner(timeout_s=site.lrm.timeout_s, env=env)
+    return SlurmAdapter(runner, site.vos, join=options.get("join", "dynamic"))

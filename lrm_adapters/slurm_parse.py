@@ -1,0 +1,259 @@
+"""Slurm output to model objects: pure parsers for every JSON version and the text fallbacks.
+
+Layer: pure parsing. ``squeue --json`` / ``sinfo --json`` changed shape over the
+releases: openapi v0.0.37/v0.0.38 (21.08, 22.05) print plain numbers and a
+string state; data_parser v0.0.39+ and slurmrestd v0.0.41/v0.0.42 wrap numbers in
+``{"set", "infinite", "number"}`` and give states as lists; 23.02's ``sinfo
+--json`` groups nodes into ``sinfo`` records. The helpers below read all of
+them. 22.05 ignores ``-t``/``-u``/``-p`` with ``--json`` and lists finished jobs,
+so filtering happens here. Node states go through one translate table.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from typing import Any
+
+from elastic.model import Job, LrmNode, LrmNodeState
+from lrm_adapters.base import LRMParseError
+from lrm_adapters.sge_parse import task_count
+
+#: Pending reasons that mean "not demand": the job could not start on a new node either.
+NOT_DEMAND_REASONS = frozenset(
+    {
+        "JobHeldUser",
+        "JobHeldAdmin",
+        "Dependency",
+        "DependencyNeverSatisfied",
+        "BeginTime",
+        "JobArrayTaskLimit",
+        "AssocGrpJobsLimit",
+        "AccountNotAllowed",
+        "PartitionDown",
+        "PartitionInactive",
+        "InvalidAccount",
+        "InvalidQOS",
+    }
+)
+RUNNING_STATES = frozenset({"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED"})
+
+NODE_STATES = {
+    "IDLE": LrmNodeState.IDLE,
+    "ALLOCATED": LrmNodeState.BUSY,
+    "ALLOC": LrmNodeState.BUSY,
+    "MIXED": LrmNodeState.BUSY,
+    "MIX": LrmNodeState.BUSY,
+    "COMPLETING": LrmNodeState.BUSY,
+    "DOWN": LrmNodeState.DOWN,
+    "ERROR": LrmNodeState.DOWN,
+    "FUTURE": LrmNodeState.ABSENT,
+    "UNKNOWN": LrmNodeState.UNKNOWN,
+}
+DOWN_FLAGS = frozenset({"NOT_RESPONDING", "FAIL", "FAILING", "POWERING_UP", "REBOOT_REQUESTED"})
+#: A powered-down cloud node has no VM behind it: to the planner it is not there.
+ABSENT_FLAGS = frozenset({"POWERED_DOWN", "POWER_DOWN", "POWERING_DOWN"})
+
+
+def number(value: Any) -> int | None:
+    """A count from any version: ``5``, ``{"set": true, "number": 5}``, ``None``."""
+    if isinstance(value, dict):
+        if not value.get("set", False) or value.get("infinite", False):
+            return None
+        value = value.get("number")
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return int(value)
+    return None
+
+
+def states(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [s for s in re.split(r"[+\s,]", value.upper()) if s]
+    if isinstance(value, list):
+        return [str(s).upper() for s in value]
+    return []
+
+
+def expand_hostlist(text: str) -> list[str]:
+    """``cn[1-3,5],gpu7`` → ``[cn1, cn2, cn3, cn5, gpu7]`` (zero padding kept)."""
+    hosts: list[str] = []
+    for match in re.finditer(r"([^,\[]+)(?:\[([^\]]+)\])?", text):
+        prefix, ranges = match.group(1), match.group(2)
+        if not ranges:
+            hosts.append(prefix)
+            continue
+        for part in ranges.split(","):
+            first, _, last = part.partition("-")
+            width = len(first)
+            for n in range(int(first), int(last or first) + 1):
+                hosts.append(f"{prefix}{n:0{width}d}")
+    return [h for h in hosts if h]
+
+
+def load(text: str, what: str) -> dict[str, Any]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise LRMParseError(f"{what} output is not JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise LRMParseError(f"{what} output is not a JSON object")
+    return data
+
+
+def _job(raw: dict[str, Any], running: bool) -> Job:
+    cpus = number(raw.get("cpus")) or 0
+    tasks = number(raw.get("tasks")) or 1
+    per_task = number(raw.get("cpus_per_task")) or 1
+    cores = max(cpus, tasks * per_task, 1)
+    nodes = number(raw.get("node_count")) or 1
+    per_node = number(raw.get("memory_per_node"))
+    per_cpu = number(raw.get("memory_per_cpu"))
+    memory = per_node * nodes if per_node else (per_cpu * cores if per_cpu else 0)
+    reason = str(raw.get("state_reason") or "")
+    array_tasks = str(raw.get("array_task_string") or "")
+    array_id = number(raw.get("array_job_id")) or 0
+    limit = number(raw.get("time_limit"))
+    return Job(
+        id=str(array_id if array_id and not running else raw.get("job_id")),
+        cores=cores,
+        memory_mb=memory,
+        count=task_count(array_tasks.split("%")[0]) if array_tasks and not running else 1,
+        nodes=nodes,
+        walltime_s=limit * 60 if limit else None,
+        runnable=reason not in NOT_DEMAND_REASONS,
+        running=running,
+        user=raw.get("user_name") or None,
+        group=raw.get("group_name") or None,
+        project=raw.get("qos") or None,
+        queue=raw.get("partition") or None,
+        account=raw.get("account") or None,
+        submit_time=number(raw.get("submit_time")),
+        reason="" if reason in {"", "None"} else reason,
+    )
+
+
+def parse_squeue_json(text: str) -> tuple[list[Job], Counter[str]]:
+    """Pending and running jobs, and running jobs per node, from any ``squeue --json``."""
+    data = load(text, "squeue --json")
+    jobs: list[Job] = []
+    per_node: Counter[str] = Counter()
+    for raw in data.get("jobs", []):
+        state = (states(raw.get("job_state")) or ["UNKNOWN"])[0]
+        running = state in RUNNING_STATES
+        if state != "PENDING" and not running:
+            continue  # finished jobs are listed by 22.05 whatever the filters say
+        job = _job(raw, running)
+        jobs.append(job)
+        if running:
+            for host in expand_hostlist(str(raw.get("nodes") or "")):
+                per_node[host] += 1
+    return jobs, per_node
+
+
+def node_state(flags: list[str]) -> LrmNodeState:
+    present = set(flags)
+    if present & ABSENT_FLAGS:
+        return LrmNodeState.ABSENT
+    if present & DOWN_FLAGS:
+        return LrmNodeState.DOWN
+    base = NODE_STATES.get(flags[0] if flags else "UNKNOWN", LrmNodeState.UNKNOWN)
+    if "DRAIN" in present or "DRAINING" in present or "DRAINED" in present:
+        busy = base is LrmNodeState.BUSY or "DRAINING" in present
+        return LrmNodeState.DRAINING if busy else LrmNodeState.DRAINED
+    return base
+
+
+def parse_sinfo_json(text: str) -> list[LrmNode]:
+    """Nodes from ``sinfo --json`` / ``scontrol show nodes --json`` of any version."""
+    data = load(text, "sinfo --json")
+    nodes: list[LrmNode] = []
+    for raw in data.get("nodes", []):
+        flags = states(raw.get("state")) + states(raw.get("state_flags"))
+        cores = number(raw.get("cpus")) or 0
+        busy = (number(raw.get("alloc_cpus")) or 0) > 0
+        nodes.append(
+            LrmNode(
+                str(raw.get("name")),
+                node_state(flags),
+                cores,
+                number(raw.get("real_memory")) or 0,
+                1 if busy else 0,
+            )
+        )
+    for group in data.get("sinfo", []):  # data_parser v0.0.39+: grouped records
+        flags = states(group.get("node", {}).get("state"))
+        cpus = group.get("cpus", {})
+        busy = (number(cpus.get("allocated")) or 0) > 0
+        for name in group.get("nodes", {}).get("nodes", []):
+            for host in expand_hostlist(str(name)):
+                nodes.append(
+                    LrmNode(
+                        host,
+                        node_state(flags),
+                        number(cpus.get("minimum")) or 0,
+                        number(group.get("memory", {}).get("minimum")) or 0,
+                        1 if busy else 0,
+                    )
+                )
+    return nodes
+
+
+SQUEUE_FORMAT = "%i|%T|%r|%C|%D|%m|%l|%a|%P|%q|%u|%N|%K|%F"
+
+
+def parse_squeue_text(text: str) -> tuple[list[Job], Counter[str]]:
+    """The fallback: ``squeue -h -o SQUEUE_FORMAT`` for releases without ``--json``."""
+    jobs: list[Job] = []
+    per_node: Counter[str] = Counter()
+    for line in text.splitlines():
+        fields = line.split("|")
+        if len(fields) != 14:
+            raise LRMParseError(f"unexpected squeue line: {line[:120]!r}")
+        job_id, state, reason, cpus, count, memory, limit = fields[:7]
+        account, partition, qos, user, hosts, tasks, array_id = fields[7:]
+        running = state in RUNNING_STATES
+        if state != "PENDING" and not running:
+            continue
+        pending_array = not running and tasks not in {"", "N/A"}
+        jobs.append(
+            Job(
+                id=array_id if pending_array else job_id.split("_")[0],
+                cores=int(cpus or 1),
+                memory_mb=_memory(memory) * int(count or 1),
+                count=task_count(tasks.split("%")[0]) if pending_array else 1,
+                nodes=int(count or 1),
+                walltime_s=_limit(limit),
+                runnable=reason not in NOT_DEMAND_REASONS,
+                running=running,
+                user=user or None,
+                queue=partition or None,
+                account=account or None,
+                project=qos or None,
+                reason="" if reason == "None" else reason,
+            )
+        )
+        if running:
+            per_node.update(expand_hostlist(hosts))
+    return jobs, per_node
+
+
+def _memory(text: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", text.strip())
+    if not match:
+        return 0
+    factor = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024**2}[match.group(2)]
+    return int(float(match.group(1)) * factor)
+
+
+def _limit(text: str) -> int | None:
+    """``1-02:03:04`` / ``30:00`` / ``UNLIMITED`` → seconds."""
+    if not re.match(r"^\d", text):
+        return None
+    days, _, clock = text.rpartition("-")
+    parts = [int(p) for p in clock.split(":")]
+    while len(parts) < 3:
+        parts.insert(0, 0)
+    return int(days or 0) * 86400 + parts[0] * 3600 + parts[1] * 60 + parts[2]

@@ -1,0 +1,74 @@
+"""A provider stand-in for the power-saving test: "booting" a Slurm CLOUD node starts
+``slurmd -b -N <node>`` on this machine; destroying it stops that slurmd. Slurm runs this
+module as its Resume/SuspendProgram (through scripts/services/slurm-up's wrappers):
+
+    python -m tests.integration.slurm.standin --config SITE resume|suspend HOSTLIST
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from elastic.config import load_site
+from elastic.engine import Engine
+from elastic.ledger import Ledger
+from elastic.model import BootRequest, Host, Inventory, ProviderKind, VMRef
+from elastic.slurm_power import run_power
+from elastic.wiring import build_lrm
+
+PIDS = Path("/run/slurm-elastic")
+
+
+class SlurmdStandin:
+    kind = ProviderKind.LIBVIRT
+
+    def pidfile(self, node: str) -> Path:
+        return PIDS / f"slurmd-{node}.pid"
+
+    def inventory(self) -> Inventory:
+        vms = tuple(
+            VMRef(p.stem.removeprefix("slurmd-"), self.kind, "standin", p.stem)
+            for p in PIDS.glob("slurmd-cloud*.pid")
+        )
+        return Inventory(self.kind, (Host("standin", 64, 64000, 64, 64000),), vms)
+
+    def boot(self, request: BootRequest) -> VMRef:
+        if not self.pidfile(request.node_id).exists():
+            subprocess.run(["/usr/sbin/slurmd", "-b", "-N", request.node_id], check=True)
+        return VMRef(request.node_id, self.kind, "standin", f"slurmd-{request.node_id}")
+
+    def destroy(self, vm: VMRef) -> None:
+        pidfile = self.pidfile(vm.node_id)
+        if pidfile.exists():
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
+            pidfile.unlink(missing_ok=True)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--config", required=True)
+    parser.add_argument("verb", choices=["resume", "suspend"])
+    parser.add_argument("hostlist")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    site = load_site(args.config)
+    engine = Engine(
+        site,
+        Ledger.open(site.state_path()),
+        build_lrm(site),
+        {ProviderKind.LIBVIRT: SlurmdStandin()},
+        lambda s, vo, host, node: "#cloud-config\n{}\n",
+    )
+    return run_power(args.verb, args.hostlist, engine)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,126 @@
+"""Slurm parsers on every JSON version in the fixtures (21.08 v0.0.37, our 22.05 v0.0.38,
+23.02 data_parser v0.0.39, slurmrestd v0.0.41/v0.0.42) and the text fallbacks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from elastic.model import LrmNodeState
+from lrm_adapters.base import LRMParseError
+from lrm_adapters.slurm import parse_sinfo_text
+from lrm_adapters.slurm_parse import (
+    expand_hostlist,
+    number,
+    parse_sinfo_json,
+    parse_squeue_json,
+    parse_squeue_text,
+)
+
+FIXTURES = Path(__file__).parent.parent / "fixtures" / "slurm"
+IDLE, BUSY, DOWN = LrmNodeState.IDLE, LrmNodeState.BUSY, LrmNodeState.DOWN
+
+
+def read(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def nodes(name: str) -> dict[str, tuple[LrmNodeState, int, int]]:
+    return {n.name: (n.state, n.cores, n.memory_mb) for n in parse_sinfo_json(read(name))}
+
+
+def test_22_05_own_capture_held_job_and_array():
+    jobs, running = parse_squeue_json(read("debian_slurm2205_squeue_json_v0.0.38.json"))
+    held, array = jobs
+    assert (held.cores, held.memory_mb, held.account, held.queue) == (2, 700, "atlas", "cloud")
+    assert held.runnable is False and held.reason == "JobHeldUser"
+    assert (array.count, array.account, array.running) == (30, "cms", False)
+    assert running == {}
+    cloud = nodes("debian_slurm2205_sinfo_json_v0.0.38.json")
+    assert cloud["cloud1"] == (LrmNodeState.ABSENT, 2, 1000)  # CLOUD + POWERED_DOWN
+    assert cloud["vm"][0] is IDLE
+
+
+def test_21_08_v0_0_37_jobs_and_nodes():
+    jobs, running = parse_squeue_json(read("rivos_squeue_json_21.08_v0.0.37.json"))
+    run, pending = jobs
+    assert (run.id, run.running, run.memory_mb, run.account) == (
+        "26515966",
+        True,
+        64000,
+        "account1",
+    )
+    assert (pending.count, pending.runnable, pending.reason) == (10, False, "Dependency")
+    assert running == {"cs75": 1}
+    assert nodes("rivos_sinfo_json_21.08_v0.0.37_nodes.json") == {
+        "cs2.example.company.com": (BUSY, 64, 500000),
+        "cs3.example.company.com": (IDLE, 64, 500000),
+        "cs4.example.company.com": (BUSY, 64, 500000),
+        "cs5.example.company.com": (DOWN, 64, 500000),
+    }
+
+
+def test_23_02_data_parser_grouped_sinfo_allocated_and_drain():
+    assert nodes("rivos_sinfo_json_23.02_dp0.0.39_alloc_drain.json") == {
+        "cs62": (LrmNodeState.DRAINING, 64, 770000)
+    }
+
+
+def test_slurmrestd_v0_0_41_jobs_finished_ones_dropped_multi_node_kept():
+    jobs, running = parse_squeue_json(read("slurmweb_slurmrestd_25.05_v0.0.41_jobs.json"))
+    assert len(jobs) == 11  # 14 records, the TIMEOUT/FAILED/COMPLETED ones left out
+    two_nodes = next(j for j in jobs if j.id == "4")
+    assert (two_nodes.cores, two_nodes.nodes, two_nodes.memory_mb) == (128, 2, 65536)
+    assert running == {"cn1": 1, "cn2": 1}
+    pending = [j for j in jobs if not j.running]
+    assert {j.reason for j in pending} >= {"Resources", "Priority"}
+    assert all(j.runnable for j in pending if j.reason in {"Resources", "Priority"})
+
+
+def test_slurmrestd_node_states_across_versions():
+    assert nodes("slurmweb_slurmrestd_24.11_v0.0.42_nodes.json")["cn4"][0] is LrmNodeState.DRAINED
+    assert nodes("slurmweb_slurmrestd_24.11_v0.0.42_nodes.json")["cn3"][0] is DOWN
+    v41 = nodes("slurmweb_slurmrestd_25.05_v0.0.41_nodes.json")
+    assert (v41["cn1"][0], v41["cn2"][0], v41["cn3"][0], v41["gpu1"]) == (
+        BUSY,
+        DOWN,
+        LrmNodeState.DRAINED,
+        (IDLE, 32, 524288),
+    )
+    draining = nodes("slurmweb_slurmrestd_25.11_v0.0.41_node_draining.json")
+    assert draining == {"cn1": (LrmNodeState.DRAINING, 64, 131072)}
+
+
+def test_text_fallbacks():
+    text = (
+        "101|PENDING|Resources|4|1|2000M|1:00:00|atlas|cloud|normal|alice||3-7|101\n"
+        "102|RUNNING|None|2|2|1G|UNLIMITED|cms|main|normal|bob|cn[1-2]|N/A|102\n"
+        "103|COMPLETED|None|1|1|1G|10:00|cms|main|normal|bob|cn3|N/A|103\n"
+    )
+    jobs, running = parse_squeue_text(text)
+    assert [(j.id, j.count, j.memory_mb, j.walltime_s, j.running) for j in jobs] == [
+        ("101", 5, 2000, 3600, False),
+        ("102", 1, 2048, None, True),
+    ]
+    assert running == {"cn1": 1, "cn2": 1}
+    assert [
+        (n.name, n.state) for n in parse_sinfo_text("a|idle~|2|1000\nb|mixed|4|8\nc|idle*|1|1")
+    ] == [("a", LrmNodeState.ABSENT), ("b", BUSY), ("c", DOWN)]
+
+
+@pytest.mark.parametrize("garbled", ["{not json", "[1, 2]", ""])
+def test_garbled_json_is_a_parse_error(garbled):
+    with pytest.raises(LRMParseError):
+        parse_squeue_json(garbled)
+
+
+def test_a_garbled_text_line_is_a_parse_error():
+    with pytest.raises(LRMParseError, match="unexpected squeue line"):
+        parse_squeue_text("only|three|fields")
+
+
+def test_numbers_and_hostlists():
+    assert number({"set": True, "infinite": False, "number": 5}) == 5
+    assert number({"set": False, "number": 5}) is None and number(7) == 7
+    assert expand_hostlist("cn[01-03,7],gpu1") == ["cn01", "cn02", "cn03", "cn7", "gpu1"]
