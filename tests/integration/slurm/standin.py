@@ -8,12 +8,10 @@ module as its Resume/SuspendProgram (through scripts/services/slurm-up's wrapper
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
-import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from elastic.config import load_site
@@ -33,23 +31,32 @@ class SlurmdStandin:
         return PIDS / f"slurmd-{node}.pid"
 
     def inventory(self) -> Inventory:
-        vms = tuple(
-            VMRef(p.stem.removeprefix("slurmd-"), self.kind, "standin", p.stem)
-            for p in PIDS.glob("slurmd-cloud*.pid")
-        )
+        found = subprocess.run(
+            ["pgrep", "-a", "-f", "slurmd -b -N "], capture_output=True, text=True, check=False
+        ).stdout.split("\n")
+        names = [line.rsplit(" ", 1)[-1] for line in found if line.strip()]
+        vms = tuple(VMRef(n, self.kind, "standin", f"slurmd-{n}") for n in names)
         return Inventory(self.kind, (Host("standin", 64, 64000, 64, 64000),), vms)
 
     def boot(self, request: BootRequest) -> VMRef:
-        if not self.pidfile(request.node_id).exists():
+        running = subprocess.run(
+            ["pgrep", "-f", f"slurmd -b -N {request.node_id}$"], capture_output=True, check=False
+        )
+        if running.returncode:
             subprocess.run(["/usr/sbin/slurmd", "-b", "-N", request.node_id], check=True)
         return VMRef(request.node_id, self.kind, "standin", f"slurmd-{request.node_id}")
 
     def destroy(self, vm: VMRef) -> None:
-        pidfile = self.pidfile(vm.node_id)
-        if pidfile.exists():
-            with contextlib.suppress(ProcessLookupError, ValueError):
-                os.kill(int(pidfile.read_text().strip()), signal.SIGTERM)
-            pidfile.unlink(missing_ok=True)
+        """Stop that node's slurmd: TERM, then KILL if it lingers."""
+        pattern = f"slurmd -b -N {vm.node_id}$"
+        subprocess.run(["pkill", "-TERM", "-f", pattern], check=False)
+        for _ in range(50):
+            if subprocess.run(["pgrep", "-f", pattern], capture_output=True).returncode:
+                break
+            time.sleep(0.1)
+        else:
+            subprocess.run(["pkill", "-KILL", "-f", pattern], check=False)
+        self.pidfile(vm.node_id).unlink(missing_ok=True)
 
 
 def main() -> int:

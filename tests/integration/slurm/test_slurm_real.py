@@ -200,7 +200,8 @@ def test_slurm_power_saving_calls_elastic_to_resume_and_suspend(tmp_path, slurm,
         wait_for(lambda: ledger.get(node.id).state.value == "gone", 90, "Slurm to suspend")
         events = [e.kind for e in ledger.events(node_id=node.id)]
         assert events[0] == "node" and "gone" in events
-        assert not Path(f"/run/slurm-elastic/slurmd-{node.id}.pid").exists()
+        alive = subprocess.run(["pgrep", "-f", f"slurmd -b -N {node.id}$"], check=False)
+        assert alive.returncode == 1, "the node's slurmd survived the suspend"
         states = {n.name: n.state for n in slurm.snapshot().nodes}
         wait_for(
             lambda: (

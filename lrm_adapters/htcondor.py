@@ -1,0 +1,191 @@
+"""HTCondor through the ``htcondor2`` bindings: idle jobs from every schedd, startd slots.
+
+Layer: adapter I/O behind a small query protocol (``CondorQuery``), so the
+ClassAd logic below is tested on real ``condor_q``/``condor_status`` outputs
+and the bindings are the only thing that talks to a pool.
+
+VO mapping: the accounting group (``AcctGroup``, or the group part of
+``AccountingGroup`` such as ``group_atlas.alice`` → ``atlas``) becomes
+``Job.account``; the proxy VO (``x509UserProxyVOName``) becomes
+``Job.project``; ``Owner`` is the user. Held jobs (``JobStatus == 5``) are not
+demand; only idle ones (``JobStatus == 1``) are.
+
+A worker joins by its own configuration (templates/cloud-init/htcondor.yaml.j2:
+CONDOR_HOST, a token, a START expression for its VO) and advertises
+``ElasticNodeId``/``ElasticVO``; so ``register_node`` has nothing to do, and a
+node is found by ``ElasticNodeId`` (falling back to its machine name). Draining
+uses the startd's drain request; removal is the VM's destruction, after which
+the startd's ads expire from the collector, so ``remove_node`` only drains.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from typing import Any, Protocol
+
+from elastic.config import Site, VoConfig
+from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
+from elastic.vomatch import label
+from lrm_adapters.base import LRMError, LRMParseError
+
+JOB_ATTRS = [
+    "ClusterId",
+    "ProcId",
+    "JobStatus",
+    "RequestCpus",
+    "RequestMemory",
+    "AcctGroup",
+    "AccountingGroup",
+    "x509UserProxyVOName",
+    "Owner",
+    "QDate",
+    "HoldReason",
+]
+SLOT_ATTRS = [
+    "Name",
+    "Machine",
+    "SlotType",
+    "Cpus",
+    "Memory",
+    "State",
+    "Activity",
+    "ElasticNodeId",
+    "ElasticVO",
+    "TotalCpus",
+    "TotalMemory",
+]
+
+
+class CondorQuery(Protocol):
+    def idle_jobs(self) -> Iterable[Any]: ...  # job ClassAds (idle and held)
+
+    def startd_ads(self) -> Iterable[Any]: ...  # startd slot ClassAds
+
+    def drain(self, machine: str, reason: str) -> None: ...
+
+
+class BindingsQuery:
+    """CondorQuery over the htcondor2 bindings: every schedd the collector knows."""
+
+    def __init__(self, collector: str | None = None) -> None:
+        self.collector_host = collector
+
+    def _collector(self) -> Any:
+        import htcondor2
+
+        return (
+            htcondor2.Collector(self.collector_host)
+            if self.collector_host
+            else htcondor2.Collector()
+        )
+
+    def idle_jobs(self) -> Iterable[Any]:
+        import htcondor2
+
+        ads: list[Any] = []
+        for schedd_ad in self._collector().locateAll(htcondor2.DaemonType.Schedd):
+            schedd = htcondor2.Schedd(schedd_ad)
+            ads.extend(
+                schedd.query(constraint="JobStatus == 1 || JobStatus == 5", projection=JOB_ATTRS)
+            )
+        return ads
+
+    def startd_ads(self) -> Iterable[Any]:
+        import htcondor2
+
+        return list(self._collector().query(htcondor2.AdType.Startd, projection=SLOT_ATTRS))
+
+    def drain(self, machine: str, reason: str) -> None:
+        import htcondor2
+
+        location = self._collector().locate(htcondor2.DaemonType.Startd, machine)
+        htcondor2.Startd(location).drainJobs(htcondor2.DrainType.Graceful, reason=reason)
+
+
+def _number(ad: Any, key: str, default: int) -> int:
+    try:
+        value = ad.eval(key) if hasattr(ad, "eval") else ad.get(key, default)
+    except Exception:  # an expression that cannot be evaluated: the default
+        return default
+    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
+def job_from_ad(ad: Any) -> Job:
+    status = _number(ad, "JobStatus", 0)
+    group = str(ad.get("AcctGroup") or "")
+    if not group and ad.get("AccountingGroup"):
+        group = str(ad.get("AccountingGroup")).split(".")[0].removeprefix("group_")
+    return Job(
+        id=f"{ad.get('ClusterId')}.{ad.get('ProcId', 0)}",
+        cores=max(1, _number(ad, "RequestCpus", 1)),
+        memory_mb=max(0, _number(ad, "RequestMemory", 0)),
+        runnable=status == 1,
+        running=status == 2,
+        user=str(ad.get("Owner")) if ad.get("Owner") else None,
+        project=str(ad.get("x509UserProxyVOName")) if ad.get("x509UserProxyVOName") else None,
+        account=group or None,
+        reason="" if status in {1, 2} else str(ad.get("HoldReason") or f"JobStatus {status}"),
+    )
+
+
+def nodes_from_ads(ads: Iterable[Any]) -> list[LrmNode]:
+    """One node per machine: partitionable slots count free cores, dynamic ones busy."""
+    machines: dict[str, dict[str, Any]] = defaultdict(
+        lambda: {"cores": 0, "memory": 0, "busy": 0, "draining": False, "vo": None}
+    )
+    for ad in ads:
+        name = str(ad.get("ElasticNodeId") or ad.get("Machine") or ad.get("Name", "?"))
+        machine = machines[name]
+        # every slot's cores add up to the machine: a partitionable slot holds what is
+        # still free, its dynamic children what is claimed
+        machine["cores"] += _number(ad, "Cpus", 0)
+        machine["memory"] += _number(ad, "Memory", 0)
+        if str(ad.get("SlotType", "Static")) == "Dynamic" or str(ad.get("State")) == "Claimed":
+            machine["busy"] += 1
+        machine["draining"] |= str(ad.get("State")) == "Drained"
+        machine["vo"] = ad.get("ElasticVO") or machine["vo"]
+    nodes = []
+    for name, m in sorted(machines.items()):
+        if m["draining"]:
+            state = LrmNodeState.DRAINING if m["busy"] else LrmNodeState.DRAINED
+        else:
+            state = LrmNodeState.BUSY if m["busy"] else LrmNodeState.IDLE
+        nodes.append(
+            LrmNode(
+                name, state, m["cores"], m["memory"], m["busy"], str(m["vo"]) if m["vo"] else None
+            )
+        )
+    return nodes
+
+
+class HTCondorAdapter:
+    name = "htcondor"
+
+    def __init__(self, query: CondorQuery, vos: Sequence[VoConfig]) -> None:
+        self.query = query
+        self.vos = list(vos)
+
+    def snapshot(self) -> QueueSnapshot:
+        try:
+            jobs = [label(job_from_ad(ad), self.vos) for ad in self.query.idle_jobs()]
+            nodes = nodes_from_ads(self.query.startd_ads())
+        except LRMError:
+            raise
+        except Exception as exc:  # the bindings raise their own types: make them ours
+            raise LRMParseError(f"HTCondor query failed: {exc}") from exc
+        return QueueSnapshot(tuple(jobs), tuple(nodes))
+
+    def register_node(self, hostname: str, vo: str) -> None:
+        """Nothing to do: the worker joins by its own configuration (see module doc)."""
+
+    def drain_node(self, hostname: str, reason: str) -> None:
+        if any(n.name == hostname for n in nodes_from_ads(self.query.startd_ads())):
+            self.query.drain(hostname, reason)
+
+    def remove_node(self, hostname: str) -> None:
+        """The VM's destruction removes the startd; its ads expire from the collector."""
+
+
+def from_site(site: Site) -> HTCondorAdapter:
+    return HTCondorAdapter(BindingsQuery(site.lrm.options.get("collector")), site.vos)

@@ -1,0 +1,98 @@
+"""PBS: Torque and OpenPBS/PBS Pro. Observe the queue; join and retire nodes with qmgr.
+
+Layer: adapter I/O, every command through ``CommandRunner``. ``lrm.options.flavor``
+picks the dialect: ``torque`` reads ``qstat -f`` (text) and ``pbsnodes -x``;
+``openpbs`` (also PBS Pro) reads ``qstat -f -F json`` and ``pbsnodes -av -F json``.
+A worker joins as a node whose properties (Torque) or ``resources_available.vo``
+(OpenPBS) name its VO, so queues can route the VO's jobs there; its pbs_mom is
+pointed at the server by the contextualization template. Drain is ``pbsnodes -o``;
+removal ``qmgr -c "delete node …"``. The qmgr directive is a single argument built
+only from names checked against a strict pattern: there is no shell anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import replace
+
+from elastic.config import Site, VoConfig
+from elastic.model import QueueSnapshot
+from elastic.vomatch import label
+from lrm_adapters._command import CommandRunner
+from lrm_adapters.base import LRMError
+from lrm_adapters.pbs_parse import (
+    parse_pbsnodes_json,
+    parse_pbsnodes_xml,
+    parse_qstat_json,
+    parse_qstat_text,
+)
+
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+def checked(name: str) -> str:
+    if not NAME.match(name):
+        raise LRMError(f"refusing an invalid name {name!r}")
+    return name
+
+
+class PbsAdapter:
+    """LRMAdapter for Torque (``flavor=torque``) and OpenPBS / PBS Pro (``flavor=openpbs``)."""
+
+    name = "pbs"
+
+    def __init__(self, runner: CommandRunner, vos: Sequence[VoConfig], *, flavor: str = "torque"):
+        if flavor not in {"torque", "openpbs"}:
+            raise LRMError(f"lrm.options.flavor must be torque or openpbs, not {flavor!r}")
+        self.runner = runner
+        self.vos = list(vos)
+        self.flavor = flavor
+
+    def snapshot(self) -> QueueSnapshot:
+        if self.flavor == "openpbs":
+            jobs, per_host = parse_qstat_json(self.runner.run(["qstat", "-f", "-F", "json"]))
+            nodes = parse_pbsnodes_json(self.runner.run(["pbsnodes", "-av", "-F", "json"]))
+        else:
+            jobs, per_host = parse_qstat_text(self.runner.run(["qstat", "-f"]))
+            nodes = parse_pbsnodes_xml(self.runner.run(["pbsnodes", "-x"]))
+        nodes = [
+            replace(n, running_jobs=max(n.running_jobs, per_host.get(n.name, 0))) for n in nodes
+        ]
+        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), tuple(nodes))
+
+    def _exists(self, host: str) -> bool:
+        try:
+            self.runner.run(["pbsnodes", host])
+        except LRMError as exc:
+            text = exc.stderr.lower()
+            if exc.exit_code is not None and ("unknown node" in text or "does not exist" in text):
+                return False
+            raise
+        return True
+
+    def register_node(self, hostname: str, vo: str) -> None:
+        host, group = checked(hostname), checked(vo)
+        if not self._exists(host):
+            self.runner.run(["qmgr", "-c", f"create node {host}"])
+        if self.flavor == "openpbs":
+            directive = f"set node {host} resources_available.vo = {group}"
+        else:
+            directive = f"set node {host} properties = {group}"
+        self.runner.run(["qmgr", "-c", directive])
+
+    def drain_node(self, hostname: str, reason: str) -> None:
+        host = checked(hostname)
+        if self._exists(host):
+            note = re.sub(r"[^\w .,:=()-]", "_", reason)[:200]
+            self.runner.run(["pbsnodes", "-o", "-N", note, host])
+
+    def remove_node(self, hostname: str) -> None:
+        host = checked(hostname)
+        if self._exists(host):
+            self.runner.run(["qmgr", "-c", f"delete node {host}"])
+
+
+def from_site(site: Site) -> PbsAdapter:
+    runner = CommandRunner(timeout_s=site.lrm.timeout_s)
+    return PbsAdapter(runner, site.vos, flavor=site.lrm.options.get("flavor", "torque"))

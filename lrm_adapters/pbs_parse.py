@@ -1,0 +1,222 @@
+"""PBS output (Torque and OpenPBS/PBS Pro) to model objects: pure parsers.
+
+Layer: pure parsing. Every format is first flattened to one attribute map per
+job or node (``Resource_List.nodes`` style keys), so the meaning of the
+attributes is decided once: ``qstat -f`` text (with tab-indented continuation
+lines), Torque's ``qstat -x`` and ``pbsnodes -x`` XML (read with iterparse), and
+OpenPBS's ``qstat -f -F json`` / ``pbsnodes -av -F json``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import xml.etree.ElementTree as ET
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from elastic.model import Job, LrmNode, LrmNodeState
+from lrm_adapters.base import LRMParseError
+from lrm_adapters.sge_parse import seconds, task_count
+
+Attrs = dict[str, str]
+NOT_RUNNABLE = {"H": "held", "W": "waiting for its start time", "T": "in transit", "S": "suspended"}
+RUNNING = {"R", "E", "B"}
+_UNITS = {
+    "b": 1 / 2**20,
+    "w": 8 / 2**20,
+    "kb": 1 / 1024,
+    "kw": 8 / 1024,
+    "mb": 1,
+    "mw": 8,
+    "gb": 1024,
+    "gw": 8192,
+    "tb": 2**20,
+}
+
+
+def memory_mb(text: str) -> int:
+    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?[bw]?)\s*", text.lower())
+    if match is None:
+        return 0
+    return round(int(match.group(1)) * _UNITS[match.group(2) or "b"])
+
+
+def _flatten(prefix: str, value: Any, out: Attrs) -> None:
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            _flatten(f"{prefix}.{key}" if prefix else str(key), inner, out)
+    else:
+        out[prefix] = str(value)
+
+
+def qstat_text_records(text: str) -> Iterator[Attrs]:
+    """``qstat -f`` text: ``Job Id:`` blocks of ``key = value`` lines."""
+    record: Attrs | None = None
+    last = ""
+    for line in text.splitlines():
+        if line.startswith("Job Id:"):
+            if record is not None:
+                yield record
+            record, last = {"Job_Id": line.split(":", 1)[1].strip()}, ""
+        elif record is not None and line.startswith("\t") and last:
+            record[last] += line.strip()  # a value wrapped onto the next line
+        elif record is not None and " = " in line:
+            key, value = line.strip().split(" = ", 1)
+            record[key], last = value, key
+    if record is not None:
+        yield record
+
+
+def qstat_json_records(text: str) -> Iterator[Attrs]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise LRMParseError(f"qstat -F json output is not JSON: {exc}") from exc
+    for job_id, raw in (data.get("Jobs") or {}).items():
+        attrs: Attrs = {"Job_Id": job_id}
+        _flatten("", raw, attrs)
+        yield attrs
+
+
+def xml_records(data: bytes | str, tag: str) -> Iterator[Attrs]:
+    """Torque ``qstat -x`` (tag Job) and ``pbsnodes -x`` (tag Node) records."""
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        for _, element in ET.iterparse(io.BytesIO(raw), events=("end",)):  # noqa: S314
+            if element.tag != tag:
+                continue
+            attrs: Attrs = {}
+            for child in element:
+                if len(child):
+                    for grandchild in child:
+                        attrs[f"{child.tag}.{grandchild.tag}"] = (grandchild.text or "").strip()
+                else:
+                    attrs[child.tag] = (child.text or "").strip()
+            element.clear()
+            yield attrs
+    except ET.ParseError as exc:
+        raise LRMParseError(f"PBS XML is garbled: {exc}") from exc
+
+
+def _cores_and_nodes(attrs: Attrs) -> tuple[int, int]:
+    select = attrs.get("Resource_List.select", "")
+    nodes_spec = attrs.get("Resource_List.nodes", "")
+    chunks = 0
+    cores = 0
+    for spec, key in ((select, "ncpus"), (nodes_spec, "ppn")):
+        for chunk in filter(None, spec.split("+")):
+            count_text = chunk.split(":")[0]
+            count = int(count_text) if count_text.isdigit() else 1
+            per = re.search(rf"{key}=(\d+)", chunk)
+            chunks += count
+            cores += count * (int(per.group(1)) if per else 1)
+        if chunks:
+            break
+    ncpus = int(attrs.get("Resource_List.ncpus", "0") or 0)
+    return max(cores, ncpus, 1), max(chunks, int(attrs.get("Resource_List.nodect", "1") or 1))
+
+
+def job_from_attrs(attrs: Attrs) -> Job | None:
+    """A pending or running Job, or None for finished and array-parent records."""
+    state = attrs.get("job_state", "")
+    if state not in RUNNING and state != "Q" and state not in NOT_RUNNABLE:
+        return None
+    cores, nodes = _cores_and_nodes(attrs)
+    memory = 0
+    for key, scale in (("mem", 1), ("vmem", 1), ("pmem", cores), ("pvmem", cores)):
+        if f"Resource_List.{key}" in attrs:
+            memory = memory_mb(attrs[f"Resource_List.{key}"]) * scale
+            break
+    remaining = attrs.get("array_indices_remaining") or attrs.get("job_array_request")
+    walltime = attrs.get("Resource_List.walltime")
+    owner = attrs.get("Job_Owner", "")
+    return Job(
+        id=attrs.get("Job_Id", "?").split(".")[0],
+        cores=cores,
+        memory_mb=memory,
+        count=task_count(remaining) if remaining and state not in RUNNING else 1,
+        nodes=nodes,
+        walltime_s=seconds(walltime) if walltime else None,
+        runnable=state == "Q",
+        running=state in RUNNING,
+        user=attrs.get("euser") or owner.split("@")[0] or None,
+        group=attrs.get("egroup") or attrs.get("group_list") or None,
+        queue=attrs.get("queue") or None,
+        account=attrs.get("Account_Name") or None,
+        reason=NOT_RUNNABLE.get(state, ""),
+    )
+
+
+def parse_jobs(records: Iterator[Attrs]) -> tuple[list[Job], Counter[str]]:
+    """Jobs and running jobs per host. Array sub-jobs stand for their parent."""
+    jobs: list[Job] = []
+    per_host: Counter[str] = Counter()
+    for attrs in records:
+        job = job_from_attrs(attrs)
+        if job is None:
+            continue
+        jobs.append(job)
+        if job.running:
+            hosts = {part.split("/")[0] for part in attrs.get("exec_host", "").split("+")}
+            per_host.update(h for h in hosts if h)
+    return jobs, per_host
+
+
+def parse_qstat_json(text: str) -> tuple[list[Job], Counter[str]]:
+    return parse_jobs(qstat_json_records(text))
+
+
+def parse_qstat_text(text: str) -> tuple[list[Job], Counter[str]]:
+    return parse_jobs(qstat_text_records(text))
+
+
+def parse_qstat_xml(data: bytes | str) -> tuple[list[Job], Counter[str]]:
+    return parse_jobs(xml_records(data, "Job"))
+
+
+def node_state(state: str, jobs: int) -> LrmNodeState:
+    words = set(state.replace(" ", "").split(","))
+    if words & {"down", "state-unknown", "unknown", "stale", "unresolvable"}:
+        return LrmNodeState.DOWN
+    if "offline" in words:
+        return LrmNodeState.DRAINING if jobs else LrmNodeState.DRAINED
+    if jobs or words & {"job-exclusive", "job-busy", "busy", "job-sharing"}:
+        return LrmNodeState.BUSY
+    return LrmNodeState.IDLE if "free" in words else LrmNodeState.UNKNOWN
+
+
+def node_from_attrs(name: str, attrs: Attrs) -> LrmNode:
+    jobs_text = attrs.get("jobs", "")
+    jobs = len({j.split("/")[-1].strip() for j in jobs_text.split(",") if j.strip()})
+    status = dict(part.split("=", 1) for part in attrs.get("status", "").split(",") if "=" in part)
+    cores = attrs.get("resources_available.ncpus") or attrs.get("np") or attrs.get("pcpus") or "0"
+    memory = attrs.get("resources_available.mem") or status.get("physmem", "0")
+    return LrmNode(
+        name,
+        node_state(attrs.get("state", ""), jobs),
+        int(cores),
+        memory_mb(memory),
+        jobs,
+        vo=None,
+    )
+
+
+def parse_pbsnodes_xml(data: bytes | str) -> list[LrmNode]:
+    return [node_from_attrs(a.get("name", "?"), a) for a in xml_records(data, "Node")]
+
+
+def parse_pbsnodes_json(text: str) -> list[LrmNode]:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise LRMParseError(f"pbsnodes -F json output is not JSON: {exc}") from exc
+    nodes = []
+    for name, raw in (data.get("nodes") or {}).items():
+        attrs: Attrs = {}
+        _flatten("", {k: v for k, v in raw.items() if k != "jobs"}, attrs)
+        attrs["jobs"] = ",".join(raw.get("jobs", []))
+        nodes.append(node_from_attrs(name, attrs))
+    return nodes
