@@ -172,6 +172,18 @@ def test_slurm_power_saving_calls_elastic_to_resume_and_suspend(tmp_path, slurm,
             }
         )
     )
+    env = {**os.environ, **slurm_env}
+    down = subprocess.run(
+        ["sinfo", "-h", "-N", "-p", "cloud", "-t", "down", "-o", "%N"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    for name in down:  # left down by an earlier run whose resume failed
+        subprocess.run(
+            ["scontrol", "update", f"nodename={name}", "state=resume"], env=env, check=False
+        )
     command = Path(slurm_env["SLURM_POWER_CMD_FILE"])
     command.write_text(
         f"/usr/bin/env PYTHONPATH={REPO} {sys.executable} -m "
