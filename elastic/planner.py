@@ -80,7 +80,8 @@ def _held_cores(site: Site, nodes: list[WorkerNode], provider: ProviderKind) -> 
     return held
 
 
-def _boots(site: Site, placements: list[Placement], first_serial: int) -> list[Boot]:
+def boots_for(site: Site, placements: list[Placement], first_serial: int) -> list[Boot]:
+    """Boot actions for placements, with fresh node ids from ``first_serial``."""
     boots = []
     for offset, placed in enumerate(placements):
         vo = site.vo(placed.vo)
@@ -148,7 +149,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
         placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
     else:
         notes.append("EC2 could not be read: no cloud boots this pass")
-    actions: list[Action] = list(_boots(site, placements, observation.next_serial))
+    actions: list[Action] = list(boots_for(site, placements, observation.next_serial))
     actions += destroys
     notes += overdue_drains(live, site, now)
     for vo in site.vos:

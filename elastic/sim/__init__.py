@@ -1,0 +1,1 @@
+"""Trace-driven simulator: the real planner against baselines on the same workloads."""

@@ -1,0 +1,181 @@
+"""Run every policy on the same workload and check the targets the project set itself.
+
+Layer: orchestration of pure simulations (no I/O but the optional progress bar).
+Local capacity is scaled to a fraction of the workload's peak demand, so every
+workload meets the same pressure ("local capacity at 0.75 of peak").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from elastic.config import HostConfig, Site
+from elastic.sim.baselines import POLICIES
+from elastic.sim.engine import SimConfig, SimResult, Simulation
+from elastic.sim.metrics import Metrics, compute, lower_bound_cost
+from elastic.sim.workload import SimJob
+
+
+def peak_demand_cores(jobs: Sequence[SimJob]) -> int:
+    """The most cores that jobs submitted so far and not yet done would need at once,
+    if each started on submission (an upper envelope of demand)."""
+    events = sorted(
+        [(j.submit, j.cores) for j in jobs] + [(j.submit + j.runtime, -j.cores) for j in jobs]
+    )
+    peak = level = 0
+    for _, delta in events:
+        level += delta
+        peak = max(peak, level)
+    return peak
+
+
+def scaled_site(site: Site, jobs: Sequence[SimJob], local_scale: float) -> Site:
+    """The site with its local hosts replaced by ``local_scale`` × peak demand of cores."""
+    template = site.local.hosts[0]
+    flavor = max(vo.flavor.cores for vo in site.vos)
+    per_host = max(template.cores - template.reserved_cores, flavor)
+    wanted = max(flavor, int(peak_demand_cores(jobs) * local_scale))
+    count = max(1, round(wanted / per_host))
+    memory_per_core = template.memory_mb / template.cores
+    hosts = [
+        HostConfig(
+            name=f"sim{i:04d}",
+            uri="sim://",
+            cores=per_host,
+            memory_mb=int(per_host * max(memory_per_core, 2048)),
+        )
+        for i in range(count)
+    ]
+    return site.model_copy(update={"local": site.local.model_copy(update={"hosts": hosts})})
+
+
+@dataclass(frozen=True)
+class Comparison:
+    metrics: dict[str, Metrics]
+    results: dict[str, SimResult]
+    lower_bound: float
+    targets: list[tuple[str, bool, str]]
+
+
+def run_all(
+    site: Site,
+    jobs: Sequence[SimJob],
+    config: SimConfig,
+    policies: Sequence[str] = tuple(POLICIES),
+    step_at: float | None = None,
+) -> Comparison:
+    results: dict[str, SimResult] = {}
+    metrics: dict[str, Metrics] = {}
+    for name in policies:
+        policy, policy_site = POLICIES[name](site)
+        run_config = config
+        if name == "B0-static":  # the static cluster exists from the start
+            run_config = SimConfig(
+                config.pass_interval_s,
+                {k: 0.0 for k in config.boot_delay_s},
+                0.0,
+                config.billing_minimum_s,
+                config.seed,
+            )
+        results[name] = Simulation(policy_site, jobs, policy, run_config).run(name)
+        metrics[name] = compute(results[name], site, config, step_at)
+    bound = (
+        lower_bound_cost(results["B1-local-only"], site, config)
+        if "B1-local-only" in results
+        else 0.0
+    )
+    return Comparison(metrics, results, bound, check_targets(metrics, bound))
+
+
+def check_targets(m: dict[str, Metrics], bound: float) -> list[tuple[str, bool, str]]:
+    if "elastic" not in m:
+        return []
+    e = m["elastic"]
+    out: list[tuple[str, bool, str]] = []
+    if "B4-starcluster" in m:
+        b4 = m["B4-starcluster"]
+        ok = e.p95_wait_s <= 0.7 * b4.p95_wait_s and e.cloud_cost <= b4.cloud_cost + 1e-9
+        out.append(
+            (
+                "p95 wait ≥30 % below B4 at ≤ cost",
+                ok,
+                f"p95 {e.p95_wait_s:.0f} s vs {b4.p95_wait_s:.0f} s; "
+                f"cost {e.cloud_cost:.2f} vs {b4.cloud_cost:.2f}",
+            )
+        )
+    if "B2-always-cloud" in m:
+        b2 = m["B2-always-cloud"]
+        ok = e.cloud_cost <= 0.5 * b2.cloud_cost and e.awrt_s <= 1.1 * b2.awrt_s
+        out.append(
+            (
+                "cost ≥50 % below B2, AWRT within 10 %",
+                ok,
+                f"cost {e.cloud_cost:.2f} vs {b2.cloud_cost:.2f}; "
+                f"AWRT {e.awrt_s:.0f} s vs {b2.awrt_s:.0f} s",
+            )
+        )
+    out.append(
+        (
+            "cost within 1.25× offline lower bound",
+            e.cloud_cost <= 1.25 * bound + 1e-9,
+            f"cost {e.cloud_cost:.2f} vs bound {bound:.2f}",
+        )
+    )
+    idle_share = e.idle_billed_cloud_h / e.billed_cloud_h if e.billed_cloud_h else 0.0
+    out.append(
+        (
+            "idle billed cloud ≤10 % of billed",
+            idle_share <= 0.10,
+            f"{idle_share:.1%} of {e.billed_cloud_h:.1f} h",
+        )
+    )
+    churn = e.short_lived_vms / e.boots if e.boots else 0.0
+    out.append(
+        (
+            "<5 % of VMs live <10 min",
+            churn < 0.05,
+            f"{e.short_lived_vms} of {e.boots} ({churn:.1%})",
+        )
+    )
+    return out
+
+
+def table(comparison: Comparison) -> str:
+    headers = [
+        "policy",
+        "mean wait s",
+        "p95 wait s",
+        "AWRT s",
+        "bsld",
+        "cloud $",
+        "idle cloud h",
+        "idle local h",
+        "boots",
+        "<10min",
+        "unfinished",
+    ]
+    rows = [headers]
+    for name, m in comparison.metrics.items():
+        rows.append(
+            [
+                name,
+                f"{m.mean_wait_s:.0f}",
+                f"{m.p95_wait_s:.0f}",
+                f"{m.awrt_s:.0f}",
+                f"{m.bounded_slowdown:.2f}",
+                f"{m.cloud_cost:.2f}",
+                f"{m.idle_billed_cloud_h:.2f}",
+                f"{m.idle_local_h:.1f}",
+                str(m.boots),
+                str(m.short_lived_vms),
+                str(m.unfinished),
+            ]
+        )
+    lines = ["| " + " | ".join(r) + " |" for r in rows]
+    lines.insert(1, "|" + "---|" * len(headers))
+    lines.append("")
+    lines.append(f"offline lower bound on cloud cost: {comparison.lower_bound:.2f}")
+    for label, ok, detail in comparison.targets:
+        lines.append(f"- target {'MET' if ok else 'MISSED'}: {label} ({detail})")
+    return "\n".join(lines)

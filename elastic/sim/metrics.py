@@ -1,0 +1,125 @@
+"""Decision-quality metrics of a simulation run (formulas in docs/simulator.md).
+
+Layer: pure. Waits and response times count only jobs that finished; a run
+that leaves jobs unfinished reports how many.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+
+from elastic.config import Site
+from elastic.model import ProviderKind
+from elastic.sim.engine import SimConfig, SimResult
+
+CHURN_S = 600.0
+
+
+@dataclass(frozen=True)
+class Metrics:
+    policy: str
+    jobs: int
+    unfinished: int
+    mean_wait_s: float
+    p95_wait_s: float
+    awrt_s: float
+    bounded_slowdown: float
+    cloud_cost: float
+    billed_cloud_h: float
+    idle_billed_cloud_h: float
+    idle_local_h: float
+    boots: int
+    short_lived_vms: int
+    local_share: dict[str, float]
+    time_to_capacity_s: float | None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _billed(node_seconds: float, config: SimConfig) -> float:
+    return max(node_seconds, config.billing_minimum_s)
+
+
+def compute(
+    result: SimResult, site: Site, config: SimConfig, step_at: float | None = None
+) -> Metrics:
+    done = [r for r in result.jobs if r.start is not None and r.end is not None]
+    waits = [r.start - r.job.submit for r in done if r.start is not None]
+    weights = [r.job.runtime * r.job.cores for r in done]
+    responses = [(r.end or 0.0) - r.job.submit for r in done]
+    awrt = sum(w * t for w, t in zip(weights, responses, strict=True)) / (sum(weights) or 1.0)
+    slowdown = [
+        max(1.0, t / max(r.job.runtime, 10.0)) for r, t in zip(done, responses, strict=True)
+    ]
+    cost = billed = idle_cloud = idle_local = 0.0
+    short = 0
+    local_core_s: dict[str, float] = defaultdict(float)
+    for node in result.nodes:
+        life = (node.destroyed or result.end) - node.launched
+        short += life < CHURN_S
+        idle = max(0.0, life - node.busy_seconds)
+        if node.provider is ProviderKind.EC2:
+            seconds = _billed(life, config)
+            billed += seconds
+            cost += seconds / 3600 * node.hourly_cost
+            idle_cloud += max(0.0, seconds - node.busy_seconds)
+        else:
+            idle_local += idle
+            local_core_s[node.vo] += node.busy_seconds * node.cores
+    total_local = sum(local_core_s.values()) or 1.0
+    return Metrics(
+        policy=result.policy,
+        jobs=len(result.jobs),
+        unfinished=result.unfinished,
+        mean_wait_s=sum(waits) / len(waits) if waits else 0.0,
+        p95_wait_s=percentile(waits, 0.95),
+        awrt_s=awrt,
+        bounded_slowdown=sum(slowdown) / len(slowdown) if slowdown else 0.0,
+        cloud_cost=cost,
+        billed_cloud_h=billed / 3600,
+        idle_billed_cloud_h=idle_cloud / 3600,
+        idle_local_h=idle_local / 3600,
+        boots=len(result.nodes),
+        short_lived_vms=short,
+        local_share={vo: s / total_local for vo, s in sorted(local_core_s.items())},
+        time_to_capacity_s=_time_to_capacity(result, step_at),
+    )
+
+
+def _time_to_capacity(result: SimResult, step_at: float | None) -> float | None:
+    """After a step at ``step_at``: until 95 % of the jobs submitted with it have started."""
+    if step_at is None:
+        return None
+    step = sorted(
+        r.start for r in result.jobs if r.start is not None and abs(r.job.submit - step_at) < 1.0
+    )
+    if not step:
+        return None
+    return percentile(step, 0.95) - step_at
+
+
+def lower_bound_cost(local_only: SimResult, site: Site, config: SimConfig) -> float:
+    """Offline bound: every job that waited longer than a cloud boot in the local-only run
+    needs at least its own core-seconds in the cloud, perfectly packed, never idle,
+    at the cheapest price per core the site lists. No real policy can pay less and
+    serve those jobs within a boot delay."""
+    if site.ec2 is None or not site.ec2.prices:
+        return 0.0
+    per_core_h = min(
+        site.ec2.prices[t] / site.vo(vo).flavor.cores
+        for vo, types in site.ec2.instance_types.items()
+        for t in types
+    )
+    boot = config.boot_delay_s[ProviderKind.EC2]
+    late = [r for r in local_only.jobs if r.start is None or r.start - r.job.submit > boot]
+    return sum(r.job.runtime * r.job.cores for r in late) / 3600 * per_core_h
