@@ -20,6 +20,7 @@ the startd's ads expire from the collector, so ``remove_node`` only drains.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, Protocol
@@ -101,6 +102,24 @@ class BindingsQuery:
 
         location = self._collector().locate(htcondor2.DaemonType.Startd, machine)
         htcondor2.Startd(location).drainJobs(htcondor2.DrainType.Graceful, reason=reason)
+
+
+def parse_long_output(text: str) -> list[Any]:
+    """ClassAds from ``condor_q -long`` / ``condor_status -long`` text (blank-line separated).
+
+    One ``parseOne`` per ad: linear in the number of ads, where a single
+    ``parseAds`` over a 100k-ad text grows faster than linearly.
+    """
+    import classad2
+
+    ads = []
+    for chunk in re.split(r"\n\s*\n", text):
+        if chunk.strip():
+            try:
+                ads.append(classad2.parseOne(chunk))
+            except Exception as exc:  # classad2 raises its own error types
+                raise LRMParseError(f"unreadable ClassAd: {exc}") from exc
+    return ads
 
 
 def _number(ad: Any, key: str, default: int) -> int:

@@ -10,7 +10,7 @@ import pytest
 
 from elastic.model import LrmNodeState
 from lrm_adapters.base import LRMParseError
-from lrm_adapters.htcondor import HTCondorAdapter, job_from_ad, nodes_from_ads
+from lrm_adapters.htcondor import HTCondorAdapter, job_from_ad, nodes_from_ads, parse_long_output
 from tests.factories import make_site
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "htcondor"
@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent.parent / "fixtures" / "htcondor"
 
 def ads(name: str, parser=None) -> list:
     text = (FIXTURES / name).read_text()
-    return list(classad2.parseAds(text, parser) if parser else classad2.parseAds(text))
+    return list(classad2.parseAds(text, parser)) if parser else parse_long_output(text)
 
 
 def json_ads(name: str) -> list:
@@ -155,3 +155,8 @@ def test_a_failing_query_is_an_lrm_error():
 
     with pytest.raises(LRMParseError, match="Failed to connect"):
         HTCondorAdapter(Broken([], []), []).snapshot()
+
+
+def test_garbled_long_output_is_a_parse_error():
+    with pytest.raises(LRMParseError, match="unreadable ClassAd"):
+        parse_long_output("[[[ not a ClassAd")
