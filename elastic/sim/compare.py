@@ -80,11 +80,7 @@ def run_all(
             )
         results[name] = Simulation(policy_site, jobs, policy, run_config).run(name)
         metrics[name] = compute(results[name], site, config, step_at)
-    bound = (
-        lower_bound_cost(results["B1-local-only"], site, config)
-        if "B1-local-only" in results
-        else 0.0
-    )
+    bound = lower_bound_cost(jobs, site)
     return Comparison(metrics, results, bound, check_targets(metrics, bound))
 
 

@@ -7,11 +7,13 @@ that leaves jobs unfinished reports how many.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from elastic.config import Site
 from elastic.model import ProviderKind
 from elastic.sim.engine import SimConfig, SimResult
+from elastic.sim.workload import SimJob
 
 CHURN_S = 600.0
 
@@ -108,11 +110,16 @@ def _time_to_capacity(result: SimResult, step_at: float | None) -> float | None:
     return percentile(step, 0.95) - step_at
 
 
-def lower_bound_cost(local_only: SimResult, site: Site, config: SimConfig) -> float:
-    """Offline bound: every job that waited longer than a cloud boot in the local-only run
-    needs at least its own core-seconds in the cloud, perfectly packed, never idle,
-    at the cheapest price per core the site lists. No real policy can pay less and
-    serve those jobs within a boot delay."""
+def lower_bound_cost(jobs: Sequence[SimJob], site: Site) -> float:
+    """Offline bound on the cloud spend of serving every job without queueing.
+
+    If every job started at its submission, demand D(t) (cores) above the local
+    cores L would have to run in the cloud: the spend is at least the integral of
+    max(0, D(t) - L), priced at the cheapest price per core the site lists, with
+    perfect packing, no boot time and per-second billing. A policy that lets jobs
+    wait can spend less than this; one that spends more pays for idle or fragmented
+    cloud VMs.
+    """
     if site.ec2 is None or not site.ec2.prices:
         return 0.0
     per_core_h = min(
@@ -120,6 +127,13 @@ def lower_bound_cost(local_only: SimResult, site: Site, config: SimConfig) -> fl
         for vo, types in site.ec2.instance_types.items()
         for t in types
     )
-    boot = config.boot_delay_s[ProviderKind.EC2]
-    late = [r for r in local_only.jobs if r.start is None or r.start - r.job.submit > boot]
-    return sum(r.job.runtime * r.job.cores for r in late) / 3600 * per_core_h
+    local = sum(h.cores - h.reserved_cores for h in site.local.hosts)
+    events = sorted(
+        [(j.submit, j.cores) for j in jobs] + [(j.submit + j.runtime, -j.cores) for j in jobs]
+    )
+    excess_core_s = 0.0
+    level, last = 0, 0.0
+    for time, delta in events:
+        excess_core_s += max(0, level - local) * (time - last)
+        level, last = level + delta, time
+    return excess_core_s / 3600 * per_core_h

@@ -1,0 +1,92 @@
+"""The simulator: scheduling, the event loop with the real planner, metrics, baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from elastic.config import load_site
+from elastic.model import ProviderKind
+from elastic.sim.baselines import POLICIES
+from elastic.sim.cluster import Cluster, SimNode
+from elastic.sim.compare import peak_demand_cores, run_all, scaled_site
+from elastic.sim.engine import SimConfig, Simulation
+from elastic.sim.metrics import compute, lower_bound_cost, percentile
+from elastic.sim.workload import SCENARIOS, SimJob, from_swf, scenario
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture(scope="module")
+def site():
+    return load_site(REPO / "benchmarks/site-bench.yaml")
+
+
+def node(cores: int = 8) -> SimNode:
+    return SimNode("n", "atlas", ProviderKind.LIBVIRT, "h", cores, 16000, 0.0, 0.0, 0.0)
+
+
+def test_easy_backfill_lets_short_jobs_pass_without_delaying_the_head():
+    cluster = Cluster()
+    cluster.nodes["n"] = node(8)
+    long_job = SimJob(0, "atlas", 6, 1, 0.0, 1000.0)
+    wide = SimJob(1, "atlas", 8, 1, 0.0, 100.0)  # waits for the long job: reservation at 1000
+    short = SimJob(2, "atlas", 2, 1, 0.0, 500.0)  # ends before 1000: may backfill
+    too_long = SimJob(3, "atlas", 2, 1, 0.0, 5000.0)  # would delay the wide job: must wait
+    for job in (long_job, wide, short, too_long):
+        cluster.submit(job)
+    cluster.schedule(0.0)
+    started = {j for j, r in cluster.records.items() if r.start is not None}
+    assert started == {0, 2}
+
+
+def test_the_real_planner_serves_a_step_and_cleans_up(site):
+    jobs = scenario("step", [v.name for v in site.vos], hours=4)
+    scaled = scaled_site(site, jobs, 0.75)
+    result = Simulation(scaled, jobs, POLICIES["elastic"](scaled)[0], SimConfig()).run("elastic")
+    assert result.unfinished == 0
+    metrics = compute(result, scaled, SimConfig(), step_at=3600.0)
+    assert metrics.cloud_cost > 0 and metrics.boots > len(scaled.local.hosts)
+    assert metrics.time_to_capacity_s is not None and metrics.time_to_capacity_s < 600
+    assert all(n.destroyed is not None for n in result.nodes)
+
+
+def test_every_policy_finishes_the_work_and_orders_as_expected(site):
+    jobs = scenario("poisson", [v.name for v in site.vos], hours=3)
+    comparison = run_all(scaled_site(site, jobs, 0.75), jobs, SimConfig())
+    m = comparison.metrics
+    assert set(m) == set(POLICIES)
+    assert all(x.unfinished == 0 for x in m.values())
+    assert m["B0-static"].cloud_cost == 0 and m["B1-local-only"].cloud_cost == 0
+    assert m["B2-always-cloud"].cloud_cost > m["elastic"].cloud_cost
+    assert m["elastic"].p95_wait_s <= m["B1-local-only"].p95_wait_s
+    assert len(comparison.targets) == 5
+
+
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_scenarios_are_seeded_and_reproducible(name, site):
+    vos = [v.name for v in site.vos]
+    assert scenario(name, vos, seed=3, hours=2) == scenario(name, vos, seed=3, hours=2)
+    assert scenario(name, vos, seed=3, hours=2)
+
+
+def test_swf_trace_and_demand_envelope(site):
+    jobs = from_swf(REPO / "tests/fixtures/swf/gridsim_LANL-O2K_excerpt.swf", site.vos)
+    assert len(jobs) == 10 and {j.vo for j in jobs} <= {v.name for v in site.vos}
+    two = [SimJob(0, "atlas", 4, 1, 0.0, 100.0), SimJob(1, "atlas", 4, 1, 50.0, 100.0)]
+    assert peak_demand_cores(two) == 8
+
+
+def test_lower_bound_is_the_excess_over_local_cores(site):
+    jobs = [SimJob(i, "atlas", 8, 1, 0.0, 3600.0) for i in range(3)]
+    one_host = site.model_copy(
+        update={
+            "local": site.local.model_copy(
+                update={"hosts": [site.local.hosts[0].model_copy(update={"cores": 16})]}
+            )
+        }
+    )
+    per_core_h = 0.34 / 8
+    assert lower_bound_cost(jobs, one_host) == pytest.approx(8 * per_core_h)
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) in {2.0, 3.0}
