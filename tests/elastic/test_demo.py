@@ -1,0 +1,43 @@
+"""The README's first command on the embedded site.yaml: libvirt test-driver hosts first,
+then the embedded EC2, in one process."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.libvirt
+@pytest.mark.ec2
+def test_demo_scales_the_embedded_site_up_local_first_then_cloud():
+    done = subprocess.run(
+        [sys.executable, "-m", "elastic.cli", "-q", "demo", "--passes", "3", "--interval", "0.5"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second = re.findall(r"pass +\d+: .*", done.stdout)[:2]
+    assert first.endswith("8 boot")
+    assert "nodes local  6 cloud  2" in second  # hv1 and hv2 full (3 atlas each), then EC2
+    assert "unplaceable job 105" in done.stderr  # the 64-core job is reported, not dropped
+
+
+def test_the_embedded_site_validates():
+    done = subprocess.run(
+        [sys.executable, "-m", "elastic.cli", "validate", "site.yaml"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
