@@ -103,6 +103,8 @@ class VoConfig(_Strict):
     share: Annotated[float, Field(gt=0)] = 1.0
     cloud: VoCloud = Field(default_factory=VoCloud)
     context: Context = Field(default_factory=Context)
+    # run a DRMAA probe job on a new node before it counts as ready (DRMAA-capable LRMs)
+    probe: bool = False
 
     @model_validator(mode="after")
     def _limits_agree(self) -> VoConfig:

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -23,7 +23,15 @@ from filelock import FileLock, Timeout
 from elastic.actuation import ActionResult, Actuator, UserDataRenderer
 from elastic.config import Site
 from elastic.ledger import Ledger
-from elastic.model import Host, Inventory, Observation, Plan, ProviderKind, QueueSnapshot
+from elastic.model import (
+    Host,
+    Inventory,
+    NodeState,
+    Observation,
+    Plan,
+    ProviderKind,
+    QueueSnapshot,
+)
 from elastic.planner import plan
 from elastic.providers.base import Provider
 from elastic.reconcile import Reconciliation, reconcile
@@ -74,6 +82,8 @@ class Engine:
     providers: Mapping[ProviderKind, Provider]
     render_user_data: UserDataRenderer
     clock: Callable[[], float] = time.time
+    #: runs a probe job on a newly joined node of a VO with ``probe: true``; True if it ran
+    probe: Callable[[str], bool] | None = None
 
     def observe(self) -> Observed:
         timeout = self.site.lrm.timeout_s + 5.0
@@ -108,11 +118,36 @@ class Engine:
             if correction.message:
                 self.ledger.event(now, "reconcile", correction.message, correction.node_id)
 
+    def _probe_joined(self, result: Reconciliation) -> Reconciliation:
+        """A node of a probing VO is ready only once a probe job ran on it end to end."""
+        probing = {vo.name for vo in self.site.vos if vo.probe}
+        if not probing or self.probe is None:
+            return result
+        held: set[str] = set()
+        corrections = []
+        for correction in result.corrections:
+            worker = next(w for w in result.workers if w.id == correction.node_id)
+            joined = correction.fields.get("state") is NodeState.READY
+            if joined and worker.vo in probing and not self.probe(worker.id):
+                held.add(worker.id)
+                fields = {
+                    k: v for k, v in correction.fields.items() if k not in {"state", "reason"}
+                }
+                correction = replace(correction, fields=fields, message="probe job failed")
+            corrections.append(correction)
+        workers = tuple(
+            replace(w, state=NodeState.JOINING, idle_since=None) if w.id in held else w
+            for w in result.workers
+        )
+        return replace(result, corrections=tuple(corrections), workers=workers)
+
     def prepare(self, now: float) -> tuple[Observation, Observed, Reconciliation]:
         observed = self.observe()
         records = self.ledger.nodes()
         prices = self.site.ec2.prices if self.site.ec2 else {}
-        result = reconcile(records, observed.snapshot, observed.inventories, now, prices)
+        result = self._probe_joined(
+            reconcile(records, observed.snapshot, observed.inventories, now, prices)
+        )
         hosts: list[Host] = []
         for inventory in observed.inventories.values():
             if inventory is not None:

@@ -179,6 +179,8 @@ class Ledger:
 
     def update(self, node_id: str, now: float, **fields: Any) -> None:
         """Change fields of a node; a state change also moves ``state_since``."""
+        if not fields:
+            return
         values = {
             k: (v.value if isinstance(v, NodeState | ProviderKind) else v)
             for k, v in fields.items()

@@ -7,6 +7,8 @@ that uses only SGE and libvirt never imports boto3 or the HTCondor bindings).
 from __future__ import annotations
 
 import importlib
+import logging
+import sys
 from collections.abc import Callable
 from typing import cast
 
@@ -16,7 +18,10 @@ from elastic.engine import Engine
 from elastic.ledger import Ledger
 from elastic.model import ProviderKind
 from elastic.providers.base import Provider
-from lrm_adapters.base import LRMAdapter
+from lrm_adapters._command import CommandRunner
+from lrm_adapters.base import LRMAdapter, LRMError
+
+log = logging.getLogger(__name__)
 
 
 def build_lrm(site: Site) -> LRMAdapter:
@@ -47,6 +52,36 @@ def user_data_renderer() -> UserDataRenderer:
     return render
 
 
+def drmaa_probe(site: Site) -> Callable[[str], bool]:
+    """Runs ``python -m lrm_adapters.drmaa_jobs probe HOST`` in a child process, because
+    libdrmaa may need LD_PRELOAD at process start (lrm.options carry DRMAA_* and SGE_*)."""
+    options = site.lrm.options
+    env = {k: v for k, v in options.items() if k.isupper()}
+    env.setdefault("SGE_ROOT", options.get("sge_root", "/var/lib/gridengine"))
+    env.setdefault("SGE_CELL", options.get("sge_cell", "default"))
+    timeout = float(options.get("probe_timeout_s", "300"))
+    runner = CommandRunner(timeout_s=timeout + 30, env=env)
+
+    def probe(hostname: str) -> bool:
+        argv = [
+            sys.executable,
+            "-m",
+            "lrm_adapters.drmaa_jobs",
+            "probe",
+            hostname,
+            "--timeout",
+            str(int(timeout)),
+        ]
+        try:
+            runner.run(argv)
+        except LRMError as exc:
+            log.warning("probe job on %s failed: %s", hostname, exc)
+            return False
+        return True
+
+    return probe
+
+
 def build_engine(site: Site) -> Engine:
     return Engine(
         site=site,
@@ -54,4 +89,5 @@ def build_engine(site: Site) -> Engine:
         lrm=build_lrm(site),
         providers=build_providers(site),
         render_user_data=user_data_renderer(),
+        probe=drmaa_probe(site) if any(vo.probe for vo in site.vos) else None,
     )

@@ -143,3 +143,47 @@ def test_overlapping_pass_is_refused(world):
     with site_lock(engine.site), pytest.raises(PassLocked, match="another pass is running"):
         run_locked(engine.site, engine)
     assert run_locked(engine.site, engine).plan.boots
+
+
+def test_a_probing_vo_node_is_ready_only_after_its_probe_job_ran(tmp_path):
+    workload = tmp_path / "jobs.yaml"
+    workload.write_text("jobs: [{id: a, project: atlas, cores: 4, runtime_s: 100}]\n")
+    site = make_site(
+        site={"name": "t", "state": str(tmp_path / "l.db")},
+        vos=[
+            {
+                "name": "atlas",
+                "match": {"project": ["atlas"]},
+                "probe": True,
+                "flavor": {"cores": 4, "memory_mb": 8000},
+                "image": {"libvirt": "a"},
+            }
+        ],
+        ec2={"instance_types": {}},
+    )
+    clock = Clock()
+    probes: list[str] = []
+    answers = iter([False, True])
+
+    def probe(host: str) -> bool:
+        probes.append(host)
+        return next(answers)
+
+    engine = Engine(
+        site,
+        Ledger.open(site.state_path()),
+        ReplayAdapter(workload, tmp_path / "r.json", site.vos, clock=clock),
+        fake_providers(site),
+        plain_user_data,
+        clock=clock,
+        probe=probe,
+    )
+    engine.run_pass()
+    clock.now += 10
+    engine.run_pass()
+    (node,) = engine.ledger.nodes()
+    assert node.state is NodeState.JOINING and probes == [node.id]
+    assert any(e.message == "probe job failed" for e in engine.ledger.events(node_id=node.id))
+    clock.now += 10
+    engine.run_pass()
+    assert engine.ledger.get(node.id).state is NodeState.READY and len(probes) == 2

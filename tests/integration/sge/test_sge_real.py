@@ -76,3 +76,28 @@ def test_unreachable_qmaster_is_an_lrm_error_with_command_and_stderr(sge_env):
     assert time.monotonic() - started < 10
     assert caught.value.command[0] == "qstat"
     assert caught.value.stderr  # the qmaster error text, not a silent empty queue
+
+
+def test_drmaa_probe_passes_on_a_working_node_and_fails_on_a_silent_one(sge, sge_env):
+    from elastic.wiring import drmaa_probe
+
+    site = make_site(
+        lrm={
+            "kind": "sge",
+            "options": {
+                **{
+                    k: v for k, v in sge_env.items() if k.isupper() and not k.startswith("SGE_HOST")
+                },
+                "sge_cell": sge_env["SGE_CELL"],
+                "probe_timeout_s": "8",
+            },
+        }
+    )
+    probe = drmaa_probe(site)
+    assert probe(sge_env["SGE_HOST"]) is True
+    silent = "elastic-w4"
+    try:
+        sge.register_node(silent, "atlas")  # known to SGE, but no execd ever reports
+        assert probe(silent) is False
+    finally:
+        sge.remove_node(silent)
