@@ -207,11 +207,15 @@ class LibvirtProvider:
             log.debug("%s: driver cannot upload; seed volume left empty", pool.name())
         return volume
 
-    def boot(self, request: BootRequest) -> VMRef:
-        config = self.hosts.get(request.location)
+    def _host(self, name: str) -> tuple[HostConfig, Any]:
+        """A configured host and its open connection."""
+        config = self.hosts.get(name)
         if config is None:
-            raise ProviderError(f"no local host named {request.location!r} in site.yaml")
-        connection = self.connection(config.name)
+            raise ProviderError(f"no local host named {name!r} in site.yaml")
+        return config, self.connection(config.name)
+
+    def boot(self, request: BootRequest) -> VMRef:
+        config, connection = self._host(request.location)
         try:
             domain = self._existing(connection, request.node_id)
             if domain is None:
@@ -258,10 +262,7 @@ class LibvirtProvider:
         )
 
     def destroy(self, vm: VMRef) -> None:
-        config = self.hosts.get(vm.location)
-        if config is None:
-            raise ProviderError(f"no local host named {vm.location!r} in site.yaml")
-        connection = self.connection(config.name)
+        config, connection = self._host(vm.location)
         try:
             domain = self._existing(connection, vm.node_id)
             if domain is not None:
