@@ -110,54 +110,25 @@ def test_shares_count_nodes_a_vo_already_holds():
     assert [b.vo for b in p.boots] == ["atlas", "atlas"]
 
 
+def atlas_only(allowed: bool = True, **cloud: float) -> dict:
+    return {
+        "name": "atlas",
+        "match": {"project": ["atlas"]},
+        "flavor": {"cores": 4, "memory_mb": 8000},
+        "image": {"libvirt": "a", "ec2": "ami-a"},
+        "cloud": {"allowed": allowed, **cloud},
+    }
+
+
 @pytest.mark.parametrize(
     ("overrides", "cloud_boots"),
     [
         ({}, 6),
         ({"ec2": {"max_instances": 2}}, 2),
         ({"ec2": {"max_hourly_cost": 0.5}}, 2),  # 0.2 each
-        (
-            {
-                "vos": [
-                    {
-                        "name": "atlas",
-                        "match": {"project": ["atlas"]},
-                        "flavor": {"cores": 4, "memory_mb": 8000},
-                        "image": {"libvirt": "a", "ec2": "ami-a"},
-                        "cloud": {"allowed": True, "max_nodes": 3, "max_hourly_cost": 10},
-                    }
-                ]
-            },
-            3,
-        ),
-        (
-            {
-                "vos": [
-                    {
-                        "name": "atlas",
-                        "match": {"project": ["atlas"]},
-                        "flavor": {"cores": 4, "memory_mb": 8000},
-                        "image": {"libvirt": "a", "ec2": "ami-a"},
-                        "cloud": {"allowed": True, "max_nodes": 9, "max_hourly_cost": 0.7},
-                    }
-                ]
-            },
-            3,
-        ),
-        (
-            {
-                "vos": [
-                    {
-                        "name": "atlas",
-                        "match": {"project": ["atlas"]},
-                        "flavor": {"cores": 4, "memory_mb": 8000},
-                        "image": {"libvirt": "a", "ec2": "ami-a"},
-                        "cloud": {"allowed": False},
-                    }
-                ]
-            },
-            0,
-        ),
+        ({"vos": [atlas_only(max_nodes=3, max_hourly_cost=10)]}, 3),
+        ({"vos": [atlas_only(max_nodes=9, max_hourly_cost=0.7)]}, 3),
+        ({"vos": [atlas_only(allowed=False)]}, 0),
     ],
 )
 def test_cloud_only_within_vo_and_site_limits(overrides, cloud_boots):

@@ -86,17 +86,21 @@ def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_endpoint
 
 
-@pytest.fixture(scope="session")
-def sge_env() -> dict[str, str]:
-    """The real SGE of scripts/services/sge-up, checked to answer."""
+def answering_service(name: str, probe: list[str]) -> dict[str, str]:
+    """The env file of scripts/services/<name>-up, once ``probe`` answers with it."""
     from lrm_adapters._command import CommandRunner
 
-    env = service_env("sge")
+    env = service_env(name)
     try:
-        CommandRunner(10, env).run(["qstat"])
+        CommandRunner(10, env).run(probe)
     except Exception as exc:
-        require(False, f"SGE qmaster does not answer: {exc}")
+        require(False, f"{name} does not answer: {exc}")
     return env
+
+
+@pytest.fixture(scope="session")
+def sge_env() -> dict[str, str]:
+    return answering_service("sge", ["qstat"])
 
 
 class Drmaa:

@@ -7,7 +7,7 @@ import pytest
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.slurm import SlurmAdapter
 from tests.factories import make_site
-from tests.integration.conftest import require, service_env
+from tests.integration.conftest import answering_service
 
 VOS = [
     {
@@ -27,12 +27,7 @@ VOS = [
 
 @pytest.fixture(scope="session")
 def slurm_env() -> dict[str, str]:
-    env = service_env("slurm")
-    try:
-        CommandRunner(10, env).run(["sinfo"])
-    except Exception as exc:
-        require(False, f"slurmctld does not answer: {exc}")
-    return env
+    return answering_service("slurm", ["sinfo"])
 
 
 @pytest.fixture
