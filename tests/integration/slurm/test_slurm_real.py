@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def sbatch(env: dict[str, str], *args: str) -> str:
     done = subprocess.run(
-        ["sbatch", "--parsable", *args],
+        ["sbatch", "--parsable", "--output=/dev/null", *args],
         env={**os.environ, **env},
         capture_output=True,
         text=True,
