@@ -65,9 +65,11 @@ class MatchRule(_Strict):
     project: list[str] = Field(default_factory=list)
     account: list[str] = Field(default_factory=list)
     queue: list[str] = Field(default_factory=list)
+    feature: list[str] = Field(default_factory=list)
 
     def is_empty(self) -> bool:
-        return not (self.user or self.group or self.project or self.account or self.queue)
+        fields = (self.user, self.group, self.project, self.account, self.queue, self.feature)
+        return not any(fields)
 
 
 class Flavor(_Strict):
@@ -111,7 +113,9 @@ class VoConfig(_Strict):
         if self.min_nodes > self.max_nodes:
             raise ValueError(f"min_nodes ({self.min_nodes}) is above max_nodes ({self.max_nodes})")
         if self.match.is_empty():
-            raise ValueError("match needs at least one of user, group, project, account, queue")
+            raise ValueError(
+                "match needs at least one of user, group, project, account, queue, feature"
+            )
         return self
 
 

@@ -72,6 +72,7 @@ class Job:
     project: str | None = None
     queue: str | None = None
     account: str | None = None
+    features: tuple[str, ...] = ()  # node features the job asks for (Slurm --constraint)
     submit_time: float | None = None
     reason: str = ""  # why it is not runnable, when it is not
 

@@ -26,6 +26,7 @@ def matches(rule: MatchRule, job: Job) -> bool:
         or _any(rule.project, job.project)
         or _any(rule.account, job.account)
         or _any(rule.queue, job.queue)
+        or any(_any(rule.feature, feature) for feature in job.features)
     )
 
 

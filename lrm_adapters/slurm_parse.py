@@ -69,6 +69,13 @@ def number(value: Any) -> int | None:
     return None
 
 
+def _text(value: Any) -> str:
+    """A string field that newer versions may give as a list."""
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value or "")
+
+
 def states(value: Any) -> list[str]:
     if isinstance(value, str):
         return [s for s in re.split(r"[+\s,]", value.upper()) if s]
@@ -130,6 +137,7 @@ def _job(raw: dict[str, Any], running: bool) -> Job:
         project=raw.get("qos") or None,
         queue=raw.get("partition") or None,
         account=raw.get("account") or None,
+        features=tuple(f for f in re.split(r"[&|,\[\]*]", _text(raw.get("features"))) if f),
         submit_time=number(raw.get("submit_time")),
         reason="" if reason in {"", "None"} else reason,
     )

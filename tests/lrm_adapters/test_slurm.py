@@ -124,3 +124,22 @@ def test_numbers_and_hostlists():
     assert number({"set": True, "infinite": False, "number": 5}) == 5
     assert number({"set": False, "number": 5}) is None and number(7) == 7
     assert expand_hostlist("cn[01-03,7],gpu1") == ["cn01", "cn02", "cn03", "cn7", "gpu1"]
+
+
+def test_constraint_features_can_name_the_vo():
+    from elastic.vomatch import vo_of
+    from tests.factories import make_site
+
+    jobs, _ = parse_squeue_json(read("rivos_squeue_json_21.08_v0.0.37.json"))
+    assert jobs[0].features == ("a100-80gb", "preemptible", "gpu-1")
+    site = make_site(
+        vos=[
+            {
+                "name": "gpu",
+                "match": {"feature": ["a100*"]},
+                "flavor": {"cores": 8, "memory_mb": 64000},
+            }
+        ],
+        ec2={"instance_types": {}},
+    )
+    assert vo_of(jobs[0], site.vos) == "gpu"
