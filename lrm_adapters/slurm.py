@@ -2,8 +2,8 @@
 
 Layer: adapter I/O, every command through ``CommandRunner``. Observation is
 ``squeue --json`` and ``sinfo --json`` (``--json`` exists from 21.08; earlier
-releases, or a site whose Slurm was built without JSON, get formatted
-``squeue -o``/``sinfo -o`` output instead).
+releases, or a Slurm built without JSON, are read through ``scontrol -o show
+jobs|nodes`` text instead).
 
 Two ways for workers to join (``lrm.options.join``), documented in docs/slurm.md:
 
@@ -31,14 +31,8 @@ from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
 from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
-from lrm_adapters.slurm_parse import (
-    SQUEUE_FORMAT,
-    node_state,
-    parse_sinfo_json,
-    parse_squeue_json,
-    parse_squeue_text,
-    states,
-)
+from lrm_adapters.slurm_parse import parse_sinfo_json, parse_squeue_json
+from lrm_adapters.slurm_text import parse_scontrol_jobs, parse_scontrol_nodes
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 NO_JSON = ("unrecognized option", "invalid option", "json")
@@ -48,20 +42,6 @@ def checked(name: str) -> str:
     if not NAME.match(name):
         raise LRMError(f"refusing an invalid node name {name!r}")
     return name
-
-
-def parse_sinfo_text(text: str) -> list[LrmNode]:
-    """Fallback ``sinfo -h -N -o '%N|%T|%c|%m'`` (``idle~``-style suffixes are flags)."""
-    nodes = []
-    for line in text.splitlines():
-        name, state, cpus, memory = [*line.split("|"), "", "", ""][:4]
-        flags = states(state.rstrip("*~#!%$@^-"))
-        if state.endswith("~"):
-            flags.append("POWERED_DOWN")
-        if state.endswith("*"):
-            flags.append("NOT_RESPONDING")
-        nodes.append(LrmNode(name, node_state(flags), int(cpus or 0), int(memory or 0)))
-    return nodes
 
 
 class SlurmAdapter:
@@ -82,8 +62,7 @@ class SlurmAdapter:
         except LRMError as exc:
             if exc.exit_code is None or not any(w in exc.stderr.lower() for w in NO_JSON):
                 raise
-        text = self.runner.run(["squeue", "-h", "-a", "-t", "PD,R,CF,CG", "-o", SQUEUE_FORMAT])
-        return parse_squeue_text(text)
+        return parse_scontrol_jobs(self.runner.run(["scontrol", "-o", "show", "jobs"]))
 
     def _nodes(self) -> list[LrmNode]:
         try:
@@ -91,7 +70,7 @@ class SlurmAdapter:
         except LRMError as exc:
             if exc.exit_code is None or not any(w in exc.stderr.lower() for w in NO_JSON):
                 raise
-        return parse_sinfo_text(self.runner.run(["sinfo", "-h", "-N", "-o", "%N|%T|%c|%m"]))
+        return parse_scontrol_nodes(self.runner.run(["scontrol", "-o", "show", "nodes"]))
 
     def snapshot(self) -> QueueSnapshot:
         jobs, per_node = self._jobs()

@@ -9,14 +9,13 @@ import pytest
 
 from elastic.model import LrmNodeState
 from lrm_adapters.base import LRMParseError
-from lrm_adapters.slurm import parse_sinfo_text
 from lrm_adapters.slurm_parse import (
     expand_hostlist,
     number,
     parse_sinfo_json,
     parse_squeue_json,
-    parse_squeue_text,
 )
+from lrm_adapters.slurm_text import parse_scontrol_jobs, parse_scontrol_nodes, records
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "slurm"
 IDLE, BUSY, DOWN = LrmNodeState.IDLE, LrmNodeState.BUSY, LrmNodeState.DOWN
@@ -92,32 +91,47 @@ def test_slurmrestd_node_states_across_versions():
     assert draining == {"cn1": (LrmNodeState.DRAINING, 64, 131072)}
 
 
-def test_text_fallbacks():
-    text = (
-        "101|PENDING|Resources|4|1|2000M|1:00:00|atlas|cloud|normal|alice||3-7|101\n"
-        "102|RUNNING|None|2|2|1G|UNLIMITED|cms|main|normal|bob|cn[1-2]|N/A|102\n"
-        "103|COMPLETED|None|1|1|1G|10:00|cms|main|normal|bob|cn3|N/A|103\n"
-    )
-    jobs, running = parse_squeue_text(text)
-    assert [(j.id, j.count, j.memory_mb, j.walltime_s, j.running) for j in jobs] == [
-        ("101", 5, 2000, 3600, False),
-        ("102", 1, 2048, None, True),
+def test_scontrol_text_fallback_one_line_records():
+    jobs, running = parse_scontrol_jobs(read("clues_scontrol_o_show_jobs_20.02.txt"))
+    assert [(j.id, j.running, j.memory_mb, j.user, j.queue) for j in jobs] == [
+        ("2", True, 1024, "cloudadm", "debug"),
+        ("3", False, 0, "cloudadm", "debug"),
     ]
-    assert running == {"cn1": 1, "cn2": 1}
-    assert [
-        (n.name, n.state) for n in parse_sinfo_text("a|idle~|2|1000\nb|mixed|4|8\nc|idle*|1|1")
-    ] == [("a", LrmNodeState.ABSENT), ("b", BUSY), ("c", DOWN)]
+    assert running == {"vnode-1": 1}
+    nodes = {
+        n.name: n.state for n in parse_scontrol_nodes(read("clues_scontrol_o_show_nodes_20.02.txt"))
+    }
+    assert nodes == {"vnode-1": IDLE, "vnode-2": DOWN}
+
+
+def test_scontrol_text_fallback_multi_line_records():
+    jobs, running = parse_scontrol_jobs(read("toil_scontrol_show_job_multiline.txt"))
+    big, pending = jobs  # the COMPLETED job is left out
+    assert (big.id, big.cores, big.running, big.account, big.walltime_s) == (
+        "789724",
+        20,
+        True,
+        "rapthor",
+        5 * 86400,
+    )
+    assert pending.reason.startswith("ReqNodeNotAvail") and pending.runnable
+    assert running == {"wn-ha-01": 1}
+
+
+def test_scontrol_partitions_records():
+    partitions = {
+        r["PartitionName"]: r
+        for r in records(read("ood_scontrol_show_partitions_oneliner.txt"), "PartitionName")
+    }
+    assert len(partitions) == 15
+    assert partitions["batch"]["State"] == "INACTIVE" and partitions["dynamic"]["Nodes"] == "(null)"
+    assert partitions["hugemem"]["Nodes"] == "o[0809-0824]"
 
 
 @pytest.mark.parametrize("garbled", ["{not json", "[1, 2]", ""])
 def test_garbled_json_is_a_parse_error(garbled):
     with pytest.raises(LRMParseError):
         parse_squeue_json(garbled)
-
-
-def test_a_garbled_text_line_is_a_parse_error():
-    with pytest.raises(LRMParseError, match="unexpected squeue line"):
-        parse_squeue_text("only|three|fields")
 
 
 def test_numbers_and_hostlists():
@@ -143,3 +157,22 @@ def test_constraint_features_can_name_the_vo():
         ec2={"instance_types": {}},
     )
     assert vo_of(jobs[0], site.vos) == "gpu"
+
+
+def test_adapter_falls_back_to_scontrol_when_json_is_not_supported():
+    from lrm_adapters.base import LRMError
+    from lrm_adapters.slurm import SlurmAdapter
+
+    class OldSlurm:
+        def run(self, argv, **_):
+            if "--json" in argv:
+                raise LRMError("failed", argv, 1, "squeue: unrecognized option '--json'")
+            name = {
+                "jobs": "clues_scontrol_o_show_jobs_20.02.txt",
+                "nodes": "clues_scontrol_o_show_nodes_20.02.txt",
+            }[argv[-1]]
+            return read(name)
+
+    snapshot = SlurmAdapter(OldSlurm(), []).snapshot()
+    assert [j.id for j in snapshot.jobs] == ["2", "3"]
+    assert {n.name: n.running_jobs for n in snapshot.nodes} == {"vnode-1": 1, "vnode-2": 0}

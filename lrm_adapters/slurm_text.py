@@ -1,0 +1,120 @@
+"""``scontrol show`` text to model objects: the fallback for Slurm releases before JSON.
+
+Layer: pure parsing. ``scontrol -o show jobs|nodes|partitions`` prints one record
+per line as ``Key=Value`` tokens (the multi-line form puts a record's tokens on
+indented lines, records separated by blank lines); both are read here. A value
+never contains a space except in a few free-text fields (``OS=``, ``Reason=``),
+whose later words are kept with the value.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+from elastic.model import Job, LrmNode
+from lrm_adapters.slurm_parse import (
+    NOT_DEMAND_REASONS,
+    RUNNING_STATES,
+    expand_hostlist,
+    node_state,
+    states,
+)
+
+Record = dict[str, str]
+_TOKEN = re.compile(r"(?:^|\s)([A-Za-z][\w:/.]*)=")
+
+
+def records(text: str, first_key: str) -> list[Record]:
+    """Key=Value records; a new record starts at each ``first_key``."""
+    out: list[Record] = []
+    for block in re.split(rf"(?=(?:^|\s){re.escape(first_key)}=)", text):
+        if f"{first_key}=" not in block:
+            continue
+        matches = list(_TOKEN.finditer(block))
+        record: Record = {}
+        for index, match in enumerate(matches):
+            end = matches[index + 1].start() if index + 1 < len(matches) else len(block)
+            record[match.group(1)] = block[match.end() : end].strip()
+        out.append(record)
+    return out
+
+
+def _memory_mb(text: str) -> int:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", text or "")
+    if not match:
+        return 0
+    return int(
+        float(match.group(1))
+        * {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 2**20}[match.group(2)]
+    )
+
+
+def _name(value: str) -> str | None:
+    """``alice(1000)`` → ``alice``; ``(null)`` → None."""
+    name = value.split("(")[0]
+    return name or None
+
+
+def _limit(text: str) -> int | None:
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d+):(\d+)", text or "")
+    if not match:
+        return None
+    days, hours, minutes, secs = (int(g or 0) for g in match.groups())
+    return days * 86400 + hours * 3600 + minutes * 60 + secs
+
+
+def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
+    jobs: list[Job] = []
+    per_node: Counter[str] = Counter()
+    for r in records(text, "JobId"):
+        state = r.get("JobState", "")
+        running = state in RUNNING_STATES
+        if state != "PENDING" and not running:
+            continue
+        cpus = int(r.get("NumCPUs", "1").split("-")[0] or 1)
+        nodes = int(r.get("NumNodes", "1").split("-")[0] or 1)
+        per_node_mb = _memory_mb(r.get("MinMemoryNode", ""))
+        per_cpu_mb = _memory_mb(r.get("MinMemoryCPU", ""))
+        reason = r.get("Reason", "None").split()[0]
+        features = r.get("Features", "(null)")
+        jobs.append(
+            Job(
+                id=r["JobId"],
+                cores=max(cpus, 1),
+                memory_mb=per_node_mb * nodes if per_node_mb else per_cpu_mb * cpus,
+                nodes=nodes,
+                walltime_s=_limit(r.get("TimeLimit", "")),
+                runnable=reason.split(",")[0] not in NOT_DEMAND_REASONS,
+                running=running,
+                user=_name(r.get("UserId", "")),
+                group=_name(r.get("GroupId", "")),
+                project=None if r.get("QOS") in {None, "(null)"} else r["QOS"],
+                queue=r.get("Partition") or None,
+                account=None if r.get("Account") in {None, "(null)"} else r["Account"],
+                features=() if features == "(null)" else tuple(re.split(r"[&|,]", features)),
+                reason="" if reason == "None" else reason,
+            )
+        )
+        if running:
+            per_node.update(expand_hostlist(r.get("NodeList", "")))
+    return jobs, per_node
+
+
+def parse_scontrol_nodes(text: str) -> list[LrmNode]:
+    nodes = []
+    for r in records(text, "NodeName"):
+        flags = states(r.get("State", "UNKNOWN").rstrip("*~#"))
+        if r.get("State", "").endswith("~"):
+            flags.append("POWERED_DOWN")
+        busy = int(r.get("CPUAlloc", "0") or 0) > 0
+        nodes.append(
+            LrmNode(
+                r["NodeName"],
+                node_state(flags),
+                int(r.get("CPUTot", "0") or 0),
+                int(r.get("RealMemory", "0") or 0),
+                1 if busy else 0,
+            )
+        )
+    return nodes
