@@ -26,11 +26,11 @@ from functools import lru_cache
 from pathlib import Path
 
 from elastic.config import Site, VoConfig
-from elastic.model import QueueSnapshot
+from elastic.model import Job, QueueSnapshot
 from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
-from lrm_adapters.sge_parse import merge_nodes, parse_qhost_xml, parse_qstat_xml
+from lrm_adapters.sge_parse import merge_nodes, parse_qhost_xml, parse_qstat_j_xml, parse_qstat_xml
 
 HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 EXEC_HOST_TEMPLATE = (
@@ -70,12 +70,23 @@ class SgeAdapter:
     def snapshot(self) -> QueueSnapshot:
         qstat = parse_qstat_xml(self.runner.run(["qstat", "-f", "-u", "*", "-r", "-ext", "-xml"]))
         hosts = parse_qhost_xml(self.runner.run(["qhost", "-xml"]))
+        groups = self._groups([j for j in qstat.jobs if not j.running])
         jobs = []
         for job in qstat.jobs:
-            if job.group is None and job.user is not None:
-                job = replace(job, group=unix_group(job.user))
+            if job.group is None:
+                group = groups.get(job.id) or (unix_group(job.user) if job.user else None)
+                job = replace(job, group=group)
             jobs.append(label(job, self.vos))
         return QueueSnapshot(jobs=tuple(jobs), nodes=merge_nodes(hosts, qstat))
+
+    def _groups(self, pending: list[Job]) -> dict[str, str]:
+        """Unix groups of pending jobs, asked of SGE only when a VO matches on group
+        (``qstat -r`` does not print them, and job owners need not exist on this host)."""
+        if not pending or not any(vo.match.group for vo in self.vos):
+            return {}
+        ids = ",".join(sorted({j.id for j in pending}))
+        details = parse_qstat_j_xml(self.runner.run(["qstat", "-j", ids, "-xml"]))
+        return {j.id: j.group for j in details if j.group}
 
     def _listing(self, *argv: str) -> set[str]:
         """Names printed by a ``qconf -s…`` listing; an empty list is not an error."""

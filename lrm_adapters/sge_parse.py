@@ -213,3 +213,61 @@ def merge_nodes(hosts: list[QhostHost], qstat: QstatResult) -> tuple[LrmNode, ..
         state = node_state(host, by_host.get(host.name, []), running)
         nodes.append(LrmNode(host.name, state, host.cores, host.memory_mb, running))
     return tuple(nodes)
+
+
+def _hard_requests(job: ET.Element) -> dict[str, str]:
+    """CE_name/CE_stringval pairs, nested per request (SGE) or flat in the list (UGE)."""
+    requests: dict[str, str] = {}
+    for listing in job.iterfind(".//JB_hard_resource_list"):
+        name = ""
+        for node in listing.iter():
+            if node.tag == "CE_name":
+                name = (node.text or "").strip()
+            elif node.tag == "CE_stringval" and name:
+                requests[name] = (node.text or "").strip()
+    return requests
+
+
+def parse_qstat_j_xml(data: bytes | str) -> list[Job]:
+    """Per-job detail from ``qstat -j <ids> -xml``: what ``qstat -r`` does not print, above
+    all the job's unix group (``JB_group``), for sites whose VOs are unix groups.
+
+    The output is small (the named jobs only), so it is read whole. A job waiting for a
+    predecessor (``JB_jid_predecessor_list``) is not runnable.
+    """
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        root = ET.fromstring(raw)  # noqa: S314 - our own LRM's output
+    except ET.ParseError as exc:
+        raise LRMParseError(f"qstat -j XML is garbled: {exc}") from exc
+    jobs = []
+    for element in root.iter():
+        number = element.findtext("JB_job_number")
+        if number is None:
+            continue
+        requests = _hard_requests(element)
+        slots = int(
+            element.findtext("JB_pe_range/ranges/RN_min")
+            or element.findtext(".//JB_pe_range//RN_min")
+            or 1
+        )
+        per_slot = next(
+            (memory_mb(requests[r]) for r in ("h_rss", *MEMORY_REQUESTS) if r in requests), 0
+        )
+        waiting = element.find("JB_jid_predecessor_list") is not None
+        jobs.append(
+            Job(
+                id=number,
+                cores=slots,
+                memory_mb=per_slot * slots,
+                walltime_s=seconds(requests["h_rt"]) if "h_rt" in requests else None,
+                runnable=not waiting,
+                user=element.findtext("JB_owner") or None,
+                group=element.findtext("JB_group") or None,
+                project=element.findtext("JB_project") or None,
+                queue=element.findtext(".//JB_hard_queue_list//QR_name") or None,
+                account=element.findtext("JB_account") or None,
+                reason="waiting for a predecessor job" if waiting else "",
+            )
+        )
+    return jobs

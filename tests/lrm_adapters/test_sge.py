@@ -166,3 +166,60 @@ def test_a_hanging_command_times_out_with_the_command_in_the_error(tmp_path):
         adapter.snapshot()
     assert time.monotonic() - started < 5
     assert caught.value.command[0] == "qstat" and "timed out after 1 s" in str(caught.value)
+
+
+def test_qstat_j_details_every_dialect():
+    from lrm_adapters.sge_parse import parse_qstat_j_xml
+
+    held = parse_qstat_j_xml(read("batcheuphoria_qstat_j_xml_multi_held.xml"))
+    assert [(j.id, j.cores, j.memory_mb, j.runnable) for j in held] == [
+        ("22003", 1, 1024, True),
+        ("22005", 4, 15152, True),
+        ("22006", 1, 1024, False),
+        ("22007", 1, 0, False),
+    ]
+    (vmem,) = parse_qstat_j_xml(read("ood_qstat_j_xml_h_vmem.xml"))
+    assert (vmem.group, vmem.project, vmem.memory_mb, vmem.walltime_s) == (
+        "xjzhou",
+        "xjzhou_prj",
+        16384,
+        86400,
+    )
+    (multi,) = parse_qstat_j_xml(read("ood_qstat_j_xml_multislot.xml"))
+    assert (multi.cores, multi.queue, multi.group) == (16, "all.q", "packages")
+    (uge,) = parse_qstat_j_xml(read("ood_uge_qstat_j_xml.xml"))
+    assert (uge.cores, uge.queue, uge.walltime_s, uge.group) == (11, "ondemand", 14400, "hpcc")
+    with pytest.raises(LRMParseError):
+        parse_qstat_j_xml(read("ood_qstat_j_xml_unknown_job.xml"))
+
+
+def test_adapter_asks_qstat_j_for_groups_only_when_a_vo_matches_on_group():
+    class Runner:
+        def __init__(self):
+            self.calls = []
+
+        def run(self, argv, **_):
+            self.calls.append(argv)
+            if argv[:2] == ["qstat", "-j"]:
+                return read("ood_qstat_j_xml_h_vmem.xml").decode().replace("4147342", "3")
+            if argv[0] == "qstat":
+                return read("debian_sge819_qstat_f_u_r_ext_xml_disabled.xml").decode()
+            return read("debian_sge819_qhost_xml.xml").decode()
+
+    by_group = make_site(
+        vos=[
+            {
+                "name": "xj",
+                "match": {"group": ["xjzhou"]},
+                "flavor": {"cores": 4, "memory_mb": 8000},
+            }
+        ],
+        ec2={"instance_types": {}},
+    ).vos
+    runner = Runner()
+    jobs = {j.id: j for j in SgeAdapter(runner, by_group).snapshot().jobs}
+    assert jobs["3"].vo == "xj" and jobs["3"].group == "xjzhou"
+    assert ["qstat", "-j", "2,3", "-xml"] in runner.calls
+    plain = Runner()
+    SgeAdapter(plain, make_site().vos).snapshot()
+    assert not any(c[:2] == ["qstat", "-j"] for c in plain.calls)
