@@ -2,16 +2,19 @@
 test-driver hosts with room for four workers, EC2 on a real moto_server.
 
 First pass: four local VMs, the rest on EC2, each with the VO's metadata/tags and the
-user-data elastic rendered, each registered in SGE. Then the jobs are removed: the workers
-(which have no real execd to report, so SGE shows them down) are destroyed once past
-their boot deadline, and the ledger ends with no VM unaccounted for.
+user-data elastic rendered, each registered in SGE. Each worker's execd then starts (in its
+own network namespace, standing in for the VM's cloud-init; see workers.py), the workers
+join, and the jobs run on them. The jobs are removed: idle cloud workers are drained and
+destroyed before local ones, and the ledger ends with no VM unaccounted for.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
@@ -27,21 +30,11 @@ from elastic.wiring import user_data_renderer
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.sge import SgeAdapter
 from tests.factories import make_site
+from tests.integration.e2e import workers
 
 pytestmark = [pytest.mark.sge, pytest.mark.libvirt, pytest.mark.ec2, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[3]
 JOBS = 6
-
-
-def resolvable(names: list[str]) -> None:
-    """qconf -ah refuses names that do not resolve: give the test workers addresses."""
-    hosts = Path("/etc/hosts")
-    text = hosts.read_text()
-    missing = [n for n in names if f" {n}\n" not in text]
-    if missing:
-        with hosts.open("a") as out:
-            for index, name in enumerate(missing, 1):
-                out.write(f"127.0.2.{index + 20} {name}\n")
 
 
 class Clock:
@@ -80,9 +73,10 @@ def world(tmp_path, moto, sge_env):
             "instance_types": {"atlas": ["c5.xlarge"]},
             "max_instances": 5,
         },
-        policy={"boot_timeout_s": 600},
+        policy={"boot_timeout_s": 600, "idle_timeout_cloud_s": 300, "idle_timeout_local_s": 900},
     )
-    resolvable([f"e2e-atlas-{i:05d}" for i in range(1, 11)])
+    names = [f"e2e-atlas-{i:05d}" for i in range(1, JOBS + 1)]
+    workers.make_resolvable(names)
     runner = CommandRunner(20, {k: v for k, v in sge_env.items() if k.startswith("SGE_")})
     lrm = SgeAdapter(runner, site.vos)
     providers = {ProviderKind.LIBVIRT: LibvirtProvider(site), ProviderKind.EC2: Ec2Provider(site)}
@@ -91,15 +85,32 @@ def world(tmp_path, moto, sge_env):
         site, Ledger.open(site.state_path()), lrm, providers, user_data_renderer(), clock=clock
     )
     yield engine, clock
+    env = {**os.environ, **{k: v for k, v in sge_env.items() if k.startswith("SGE_")}}
+    subprocess.run(["qdel", "-f", "-u", "root"], env=env, capture_output=True, check=False)
+    for index in range(1, JOBS + 1):
+        workers.stop_execd(index)
     for node in engine.ledger.nodes(include_gone=True):  # never leave hosts in the real SGE
         lrm.remove_node(node.id)
     providers[ProviderKind.LIBVIRT].close()
 
 
-def test_local_first_then_ec2_and_nothing_left_behind(world, drmaa):
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def running_on(engine) -> dict[str, int]:
+    return {n.name: n.running_jobs for n in engine.lrm.snapshot().nodes}
+
+
+def test_local_first_then_ec2_then_cloud_retired_first(world, drmaa, sge_env):
     engine, clock = world
     ids = [
-        drmaa.submit("/bin/sleep", "60", native="-P atlas -pe smp 4 -l h=elastic-w8")[0]
+        drmaa.submit("/bin/sleep", "600", native="-P atlas -pe smp 4 -l h=e2e-atlas-*")[0]
         for _ in range(JOBS)
     ]
     first = engine.run_pass()
@@ -108,7 +119,51 @@ def test_local_first_then_ec2_and_nothing_left_behind(world, drmaa):
     cloud = [b for b in first.plan.boots if b.provider is ProviderKind.EC2]
     assert (len(local), len(cloud)) == (4, 2)
     assert {b.location for b in local} == {"hv1", "hv2"}
+    check_vms_and_user_data(engine, local, cloud)
+    exec_hosts = engine.lrm.runner.run(["qconf", "-sel"]).split()
+    assert {b.node_id for b in first.plan.boots} <= set(exec_hosts)
 
+    booted = sorted(b.node_id for b in first.plan.boots)
+    for name in booted:  # what each VM's cloud-init does: start its execd
+        workers.start_execd(name, int(name[-5:]), sge_env["SGE_HOST"], sge_env)
+    wait_until(
+        lambda: sum(running_on(engine).get(n, 0) for n in booted) == JOBS,
+        90,
+        "every job to run on a worker",
+    )
+    clock.now += 60
+    second = engine.run_pass()
+    assert not second.plan.actions  # all ready and busy
+    assert {n.state.value for n in engine.ledger.nodes()} == {"ready"}
+
+    subprocess.run(["qdel", *ids], env=drmaa.env, capture_output=True, check=True)
+    wait_until(lambda: not any(running_on(engine).get(n, 0) for n in booted), 60, "the jobs to go")
+    clock.now += 60
+    engine.run_pass()  # idle from now
+    clock.now += 301
+    third = engine.run_pass()
+    assert {d.node_id for d in third.plan.drains} == {b.node_id for b in cloud}
+    clock.now += 10
+    fourth = engine.run_pass()
+    assert {d.node_id for d in fourth.plan.destroys} == {b.node_id for b in cloud}
+    assert engine.providers[ProviderKind.EC2].inventory().vms == ()
+    assert len(engine.providers[ProviderKind.LIBVIRT].inventory().vms) == 4
+    for boot in cloud:
+        workers.stop_execd(int(boot.node_id[-5:]))
+
+    clock.now += 600
+    fifth = engine.run_pass()
+    assert {d.node_id for d in fifth.plan.drains} == {b.node_id for b in local}
+    clock.now += 10
+    engine.run_pass()
+    assert engine.providers[ProviderKind.LIBVIRT].inventory().vms == ()
+    assert engine.ledger.nodes() == []
+    assert not engine.ledger.open_intents()
+    left = set(engine.lrm.runner.run(["qconf", "-sel"]).split())
+    assert not left & set(booted)
+
+
+def check_vms_and_user_data(engine, local, cloud) -> None:
     libvirt_vms = engine.providers[ProviderKind.LIBVIRT].inventory().vms
     assert sorted(vm.node_id for vm in libvirt_vms) == sorted(b.node_id for b in local)
     assert {vm.vo for vm in libvirt_vms} == {"atlas"}
@@ -124,20 +179,3 @@ def test_local_first_then_ec2_and_nothing_left_behind(world, drmaa):
         )["UserData"]["Value"]
         expected = render_user_data(engine.site, "atlas", boot.node_id, boot.node_id)
         assert base64.b64decode(data).decode() == expected
-    exec_hosts = engine.lrm.runner.run(["qconf", "-sel"]).split()
-    assert {b.node_id for b in first.plan.boots} <= set(exec_hosts)
-
-    clock.now += 60
-    second = engine.run_pass()  # demand is covered by the booting nodes: nothing new
-    assert not second.plan.boots
-
-    subprocess.run(["qdel", *ids], env=drmaa.env, capture_output=True, check=True)
-    clock.now += 601  # past the boot deadline: the workers never reported to SGE
-    third = engine.run_pass()
-    assert len(third.plan.destroys) == JOBS and all(r.ok for r in third.results)
-    assert engine.providers[ProviderKind.LIBVIRT].inventory().vms == ()
-    assert engine.providers[ProviderKind.EC2].inventory().vms == ()
-    assert engine.ledger.nodes() == []
-    assert not engine.ledger.open_intents()
-    left = set(engine.lrm.runner.run(["qconf", "-sel"]).split())
-    assert not left & {b.node_id for b in first.plan.boots}
