@@ -8,6 +8,7 @@ job. The engine holds adapters only through this protocol.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Protocol, runtime_checkable
 
@@ -40,6 +41,17 @@ class LRMError(Exception):
         if stderr.strip():
             detail += f" [stderr: {stderr.strip()[:500]}]"
         super().__init__(detail)
+
+
+#: Host, node and VO names elastic passes to LRM commands: DNS-like, never shell syntax.
+NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$")
+
+
+def checked_name(name: str) -> str:
+    """``name`` if it is a plain host/VO name; LRMError before any command otherwise."""
+    if not NAME.match(name):
+        raise LRMError(f"refusing an invalid name {name!r}")
+    return name
 
 
 class LRMParseError(LRMError):

@@ -20,21 +20,13 @@ from elastic.config import Site, VoConfig
 from elastic.model import QueueSnapshot
 from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
-from lrm_adapters.base import LRMError
+from lrm_adapters.base import LRMError, checked_name
 from lrm_adapters.pbs_parse import (
     parse_pbsnodes_json,
     parse_pbsnodes_xml,
     parse_qstat_json,
     parse_qstat_text,
 )
-
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-
-
-def checked(name: str) -> str:
-    if not NAME.match(name):
-        raise LRMError(f"refusing an invalid name {name!r}")
-    return name
 
 
 class PbsAdapter:
@@ -72,7 +64,7 @@ class PbsAdapter:
         return True
 
     def register_node(self, hostname: str, vo: str) -> None:
-        host, group = checked(hostname), checked(vo)
+        host, group = checked_name(hostname), checked_name(vo)
         if not self._exists(host):
             self.runner.run(["qmgr", "-c", f"create node {host}"])
         if self.flavor == "openpbs":
@@ -82,13 +74,13 @@ class PbsAdapter:
         self.runner.run(["qmgr", "-c", directive])
 
     def drain_node(self, hostname: str, reason: str) -> None:
-        host = checked(hostname)
+        host = checked_name(hostname)
         if self._exists(host):
             note = re.sub(r"[^\w .,:=()-]", "_", reason)[:200]
             self.runner.run(["pbsnodes", "-o", "-N", note, host])
 
     def remove_node(self, hostname: str) -> None:
-        host = checked(hostname)
+        host = checked_name(hostname)
         if self._exists(host):
             self.runner.run(["qmgr", "-c", f"delete node {host}"])
 

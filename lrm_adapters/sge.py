@@ -29,10 +29,9 @@ from elastic.config import Site, VoConfig
 from elastic.model import Job, QueueSnapshot
 from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
-from lrm_adapters.base import LRMError
+from lrm_adapters.base import LRMError, checked_name
 from lrm_adapters.sge_parse import merge_nodes, parse_qhost_xml, parse_qstat_j_xml, parse_qstat_xml
 
-HOSTNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,252}$")
 EXEC_HOST_TEMPLATE = (
     "hostname {host}\nload_scaling NONE\ncomplex_values NONE\nuser_lists NONE\n"
     "xuser_lists NONE\nprojects NONE\nxprojects NONE\nusage_scaling NONE\n"
@@ -47,12 +46,6 @@ def unix_group(user: str) -> str | None:
         return grp.getgrgid(pwd.getpwnam(user).pw_gid).gr_name
     except (KeyError, OverflowError):
         return None
-
-
-def checked(hostname: str) -> str:
-    if not HOSTNAME.match(hostname):
-        raise LRMError(f"refusing an invalid host name {hostname!r}")
-    return hostname
 
 
 class SgeAdapter:
@@ -105,8 +98,8 @@ class SgeAdapter:
             self.runner.run(["qconf", option, str(path)])
 
     def register_node(self, hostname: str, vo: str) -> None:
-        host = checked(hostname)
-        group = f"@{checked(vo)}"
+        host = checked_name(hostname)
+        group = f"@{checked_name(vo)}"
         if host not in self._listing("-sh"):
             self.runner.run(["qconf", "-ah", host])
         if host not in self._listing("-sel"):
@@ -130,12 +123,12 @@ class SgeAdapter:
         return members
 
     def drain_node(self, hostname: str, reason: str) -> None:
-        host = checked(hostname)
+        host = checked_name(hostname)
         if host in self._listing("-sel"):
             self.runner.run(["qmod", "-d", f"*@{host}"])
 
     def remove_node(self, hostname: str) -> None:
-        host = checked(hostname)
+        host = checked_name(hostname)
         for group in sorted(self._listing("-shgrpl")):
             if host in self._hostgroup_members(group):
                 self.runner.run(["qconf", "-dattr", "hostgroup", "hostlist", host, group])

@@ -30,18 +30,11 @@ from elastic.config import Site, VoConfig
 from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
 from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
-from lrm_adapters.base import LRMError
+from lrm_adapters.base import LRMError, checked_name
 from lrm_adapters.slurm_parse import parse_sinfo_json, parse_squeue_json
 from lrm_adapters.slurm_text import parse_scontrol_jobs, parse_scontrol_nodes
 
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 NO_JSON = ("unrecognized option", "invalid option", "json")
-
-
-def checked(name: str) -> str:
-    if not NAME.match(name):
-        raise LRMError(f"refusing an invalid node name {name!r}")
-    return name
 
 
 class SlurmAdapter:
@@ -92,7 +85,7 @@ class SlurmAdapter:
         return True
 
     def register_node(self, hostname: str, vo: str) -> None:
-        name = checked(hostname)
+        name = checked_name(hostname)
         if self.join == "power_save" or self._exists(name):
             return
         flavor = next(v.flavor for v in self.vos if v.name == vo)
@@ -103,20 +96,20 @@ class SlurmAdapter:
                 f"nodename={name}",
                 f"cpus={flavor.cores}",
                 f"realmemory={flavor.memory_mb}",
-                f"feature={checked(vo)}",
+                f"feature={checked_name(vo)}",
                 "state=FUTURE",
             ]
         )
 
     def drain_node(self, hostname: str, reason: str) -> None:
-        name = checked(hostname)
+        name = checked_name(hostname)
         if not self._exists(name):
             return
         text = re.sub(r"[^\w .,:=()-]", "_", reason)[:200] or "elastic"
         self.runner.run(["scontrol", "update", f"nodename={name}", "state=drain", f"reason={text}"])
 
     def remove_node(self, hostname: str) -> None:
-        name = checked(hostname)
+        name = checked_name(hostname)
         if self.join == "power_save" or not self._exists(name):
             return
         self.runner.run(["scontrol", "delete", f"nodename={name}"])

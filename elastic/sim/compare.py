@@ -172,6 +172,10 @@ def table(comparison: Comparison) -> str:
     lines.insert(1, "|" + "---|" * len(headers))
     lines.append("")
     lines.append(f"offline lower bound on cloud cost: {comparison.lower_bound:.2f}")
+    elastic = comparison.metrics.get("elastic")
+    if elastic is not None and elastic.local_share:
+        shares = ", ".join(f"{vo} {share:.0%}" for vo, share in elastic.local_share.items())
+        lines.append(f"elastic's busy local core-time by VO: {shares}")
     for label, ok, detail in comparison.targets:
         lines.append(f"- target {'MET' if ok else 'MISSED'}: {label} ({detail})")
     return "\n".join(lines)

@@ -86,6 +86,16 @@ def moto(moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     return moto_endpoint
 
 
+def wait_for(condition: object, timeout: float, what: str) -> None:
+    """Poll ``condition`` every second until true; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return
+        time.sleep(1)
+    pytest.fail(f"timed out waiting for {what}")
+
+
 def answering_service(name: str, probe: list[str]) -> dict[str, str]:
     """The env file of scripts/services/<name>-up, once ``probe`` answers with it."""
     from lrm_adapters._command import CommandRunner

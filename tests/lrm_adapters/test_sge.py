@@ -149,7 +149,7 @@ def test_adapter_labels_vo_and_rejects_bad_host_names(tmp_path):
     adapter = SgeAdapter(runner, make_site().vos)
     snapshot = adapter.snapshot()
     assert {j.id: j.vo for j in snapshot.jobs} == {"1": "atlas", "3": "cms", "2": None}
-    with pytest.raises(LRMError, match="invalid host name"):
+    with pytest.raises(LRMError, match="invalid name"):
         adapter.register_node("bad;rm -rf /", "atlas")
 
 

@@ -14,7 +14,6 @@ import base64
 import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import boto3
@@ -30,6 +29,7 @@ from elastic.wiring import user_data_renderer
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.sge import SgeAdapter
 from tests.factories import make_site
+from tests.integration.conftest import wait_for
 from tests.integration.e2e import workers
 
 pytestmark = [pytest.mark.sge, pytest.mark.libvirt, pytest.mark.ec2, pytest.mark.slow]
@@ -94,15 +94,6 @@ def world(tmp_path, moto, sge_env):
     providers[ProviderKind.LIBVIRT].close()
 
 
-def wait_until(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}")
-
-
 def running_on(engine) -> dict[str, int]:
     return {n.name: n.running_jobs for n in engine.lrm.snapshot().nodes}
 
@@ -126,7 +117,7 @@ def test_local_first_then_ec2_then_cloud_retired_first(world, drmaa, sge_env):
     booted = sorted(b.node_id for b in first.plan.boots)
     for name in booted:  # what each VM's cloud-init does: start its execd
         workers.start_execd(name, int(name[-5:]), sge_env["SGE_HOST"], sge_env)
-    wait_until(
+    wait_for(
         lambda: sum(running_on(engine).get(n, 0) for n in booted) == JOBS,
         90,
         "every job to run on a worker",
@@ -137,7 +128,7 @@ def test_local_first_then_ec2_then_cloud_retired_first(world, drmaa, sge_env):
     assert {n.state.value for n in engine.ledger.nodes()} == {"ready"}
 
     subprocess.run(["qdel", *ids], env=drmaa.env, capture_output=True, check=True)
-    wait_until(lambda: not any(running_on(engine).get(n, 0) for n in booted), 60, "the jobs to go")
+    wait_for(lambda: not any(running_on(engine).get(n, 0) for n in booted), 60, "the jobs to go")
     clock.now += 60
     engine.run_pass()  # idle from now
     clock.now += 301

@@ -17,6 +17,7 @@ from elastic.model import LrmNodeState
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
 from lrm_adapters.slurm import SlurmAdapter
+from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.slurm
 REPO = Path(__file__).resolve().parents[3]
@@ -129,15 +130,6 @@ def test_unreachable_slurmctld_is_an_lrm_error_within_the_timeout(tmp_path, slur
     assert time.monotonic() - started < 12
     assert caught.value.command[0] == "squeue"
     assert caught.value.exit_code is None or caught.value.stderr
-
-
-def wait_for(condition, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(1)
-    pytest.fail(f"timed out waiting for {what}")
 
 
 @pytest.mark.slow
