@@ -178,6 +178,8 @@ class Policy(_Strict):
     idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300
     drain_timeout_s: Annotated[int, Field(ge=0)] = 3600
     max_boots_per_pass: Annotated[int, Field(ge=0)] = 20
+    # rent-or-buy for scale-up: burst to EC2 only for jobs pending at least this long
+    cloud_burst_after_s: Annotated[int, Field(ge=0)] = 0
 
 
 class Site(_Strict):

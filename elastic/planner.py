@@ -123,6 +123,33 @@ def _decision(
     )
 
 
+def _hold_young_demand(
+    site: Site,
+    observation: Observation,
+    now: float,
+    nodes: dict[str, list[WorkerNode]],
+    local: list[Placement],
+    remaining: dict[str, int],
+) -> None:
+    """Cloud wants only for jobs pending ``cloud_burst_after_s`` or longer.
+
+    Ski rental for scale-up: a job that local capacity picks up within a cloud boot
+    never needed the cloud VM; waiting that long before renting one is 2-competitive.
+    """
+    delay = site.policy.cloud_burst_after_s
+    if delay <= 0:
+        return
+    aged = compute_demand(
+        (j for j in observation.jobs if j.submit_time is None or now - j.submit_time >= delay),
+        site,
+    )
+    for vo in site.vos:
+        capacity = VoCapacity.of(nodes.get(vo.name, []))
+        placed = sum(1 for p in local if p.vo == vo.name)
+        cover = aged.by_vo[vo.name].nodes_needed - capacity.upcoming - capacity.idle - placed
+        remaining[vo.name] = min(remaining.get(vo.name, 0), max(0, cover))
+
+
 def plan(observation: Observation, site: Site, now: float) -> Plan:
     """The actions of this pass, each with its reason. Pure."""
     if not observation.lrm_ok:
@@ -145,6 +172,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     else:
         notes.append("local hypervisors could not be read: no local boots this pass")
     if observation.cloud_ok:
+        _hold_young_demand(site, observation, now, by_vo, placements, remaining)
         held = _held_cores(site, live, ProviderKind.EC2)
         placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
     else:

@@ -94,7 +94,8 @@ class Simulation:
 
     def observation(self, now: float) -> Observation:
         pending = tuple(
-            Job(str(j.id), j.cores, j.memory_mb, j.vo) for j in self.cluster.pending(now)
+            Job(str(j.id), j.cores, j.memory_mb, j.vo, submit_time=j.submit)
+            for j in self.cluster.pending(now)
         )
         used: dict[str, tuple[int, int]] = {}
         for node in self.cluster.nodes.values():

@@ -294,3 +294,13 @@ def test_drain_past_its_timeout_is_reported_not_forced():
     p = plan(observe(nodes=[stuck]), make_site(policy={"drain_timeout_s": 100}), NOW)
     assert not p.actions
     assert "s has drained for" in p.notes[0] and "still runs 2 job(s)" in p.notes[0]
+
+
+def test_cloud_burst_waits_for_jobs_that_local_capacity_may_still_take():
+    site = make_site(policy={"cloud_burst_after_s": 120})
+    young = jobs("atlas", 6, submit_time=NOW - 60)
+    p = plan(observe(young), site, NOW)
+    assert (len(boots_by(p, LOCAL)), len(boots_by(p, EC2))) == (4, 0)
+    old = jobs("atlas", 6, submit_time=NOW - 121)
+    p = plan(observe(old), site, NOW)
+    assert (len(boots_by(p, LOCAL)), len(boots_by(p, EC2))) == (4, 2)
