@@ -54,7 +54,7 @@ class SimResult:
     unfinished: int = 0
 
 
-def _worker(node: SimNode, now: float) -> WorkerNode:
+def _worker(node: SimNode, now: float, boot_timeout_s: float) -> WorkerNode:
     if not node.ready(now):
         state, lrm = NodeState.BOOTING, LrmNodeState.ABSENT
     elif node.draining:
@@ -78,7 +78,7 @@ def _worker(node: SimNode, now: float) -> WorkerNode:
         (node.idle_since if node.idle_since is not None else node.ready_at)
         if lrm is LrmNodeState.IDLE
         else None,
-        node.launched + 3600,
+        node.launched + boot_timeout_s,
         node.hourly_cost,
         node.instance_type,
     )
@@ -108,7 +108,8 @@ class Simulation:
             free_cores = h.cores - h.reserved_cores - cores
             free_memory = h.memory_mb - h.reserved_memory_mb - memory
             hosts.append(Host(h.name, h.cores, h.memory_mb, free_cores, free_memory))
-        workers = tuple(_worker(n, now) for n in self.cluster.nodes.values())
+        timeout = float(self.site.policy.boot_timeout_s)
+        workers = tuple(_worker(n, now, timeout) for n in self.cluster.nodes.values())
         return Observation(pending, workers, tuple(hosts), next_serial=self.serial)
 
     def apply(self, plan: Plan, now: float) -> None:
