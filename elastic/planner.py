@@ -9,8 +9,10 @@ Order of reasoning, per pass:
    nothing may be retired on a state we could not see);
 2. per VO, nodes needed by pending runnable jobs, minus nodes booting or idle,
    raised to ``min_nodes`` and capped by ``max_nodes``;
-3. place those on local hosts by share, then the rest on EC2 within limits,
-   at most ``max_boots_per_pass`` in all;
+3. place those on local hosts by share; what finds no local room may take
+   the room of another VO's idle local workers (drained now, see reclaim);
+   the rest goes to EC2 within limits, once its jobs have waited
+   ``cloud_burst_after_s``; at most ``max_boots_per_pass`` boots in all;
 4. destroy drained, failed and never-joined nodes that provably run nothing;
    drain idle nodes past their timeout that the demand does not need.
 """
@@ -32,6 +34,7 @@ from elastic.model import (
     WorkerNode,
 )
 from elastic.placement import CloudRoom, Placement, place_cloud, place_local, rooms_of
+from elastic.reclaim import Reclaim, reclaim_idle
 from elastic.retirement import VoCapacity, overdue_drains, plan_destroys, plan_drains
 
 
@@ -103,13 +106,25 @@ def boots_for(site: Site, placements: list[Placement], first_serial: int) -> lis
 
 
 def _decision(
-    vo_demand: VoDemand, nodes: list[WorkerNode], wants: int, actions: list[Action]
+    vo_demand: VoDemand,
+    nodes: list[WorkerNode],
+    wants: int,
+    actions: list[Action],
+    reclaimed: int,
 ) -> VoDecision:
     mine = [a for a in actions if a.vo == vo_demand.vo]
     boots = [a for a in mine if isinstance(a, Boot)]
     cloud = sum(1 for b in boots if b.provider is ProviderKind.EC2)
-    short = wants - len(boots)
-    note = f"{short} node(s) short: no local room, cloud limits or boot budget" if short else ""
+    short = wants - len(boots) - reclaimed
+    notes = []
+    if reclaimed:
+        notes.append(f"{reclaimed} node(s) wait for local room freed from idle workers")
+    if short:
+        notes.append(
+            f"{short} node(s) short: no local room, jobs younger than cloud_burst_after_s, "
+            "cloud limits or boot budget"
+        )
+    note = "; ".join(notes)
     return VoDecision(
         vo=vo_demand.vo,
         pending_jobs=vo_demand.pending_jobs,
@@ -129,6 +144,7 @@ def _hold_young_demand(
     now: float,
     nodes: dict[str, list[WorkerNode]],
     local: list[Placement],
+    reclaimed: dict[str, int],
     remaining: dict[str, int],
 ) -> None:
     """Cloud wants only for jobs pending ``cloud_burst_after_s`` or longer.
@@ -145,7 +161,7 @@ def _hold_young_demand(
     )
     for vo in site.vos:
         capacity = VoCapacity.of(nodes.get(vo.name, []))
-        placed = sum(1 for p in local if p.vo == vo.name)
+        placed = sum(1 for p in local if p.vo == vo.name) + reclaimed.get(vo.name, 0)
         cover = aged.by_vo[vo.name].nodes_needed - capacity.upcoming - capacity.idle - placed
         remaining[vo.name] = min(remaining.get(vo.name, 0), max(0, cover))
 
@@ -165,26 +181,37 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     budget = [site.policy.max_boots_per_pass]
     placements: list[Placement] = []
     notes: list[str] = []
+    reclaim = Reclaim()
     if observation.local_ok:
         rooms = rooms_of(observation.hosts)
         held = _held_cores(site, live, ProviderKind.LIBVIRT)
         placements += place_local(site, remaining, rooms, held, budget)
+        reclaim = reclaim_idle(site, by_vo, demand, remaining, rooms, observation.hosts, held)
     else:
         notes.append("local hypervisors could not be read: no local boots this pass")
     if observation.cloud_ok:
-        _hold_young_demand(site, observation, now, by_vo, placements, remaining)
+        _hold_young_demand(site, observation, now, by_vo, placements, reclaim.covered, remaining)
         held = _held_cores(site, live, ProviderKind.EC2)
         placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
     else:
         notes.append("EC2 could not be read: no cloud boots this pass")
     actions: list[Action] = list(boots_for(site, placements, observation.next_serial))
     actions += destroys
+    actions += reclaim.drains
     notes += overdue_drains(live, site, now)
+    taken = reclaim.node_ids
     for vo in site.vos:
         needed = demand.by_vo[vo.name].nodes_needed
-        actions += plan_drains(vo, by_vo.get(vo.name, []), needed, site, now)
+        kept = [n for n in by_vo.get(vo.name, []) if n.id not in taken]
+        actions += plan_drains(vo, kept, needed, site, now)
     decisions = tuple(
-        _decision(demand.by_vo[vo.name], by_vo.get(vo.name, []), wants[vo.name], actions)
+        _decision(
+            demand.by_vo[vo.name],
+            by_vo.get(vo.name, []),
+            wants[vo.name],
+            actions,
+            reclaim.covered.get(vo.name, 0),
+        )
         for vo in site.vos
     )
     return Plan(tuple(actions), demand.unplaceable, decisions, tuple(notes))

@@ -89,4 +89,9 @@ def test_lower_bound_is_the_excess_over_local_cores(site):
     )
     per_core_h = 0.34 / 8
     assert lower_bound_cost(jobs, one_host) == pytest.approx(8 * per_core_h)
+    # two VOs cannot share a worker: each 1-core job holds a whole 8-core worker
+    split = [SimJob(0, "atlas", 1, 1, 0.0, 3600.0), SimJob(1, "cms", 1, 1, 0.0, 3600.0)]
+    split += [SimJob(2, "atlas", 8, 1, 0.0, 3600.0)]
+    assert lower_bound_cost(split, one_host) == pytest.approx(8 * per_core_h)
+    assert lower_bound_cost(split[:2], one_host) == 0.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) in {2.0, 3.0}

@@ -1,0 +1,117 @@
+"""Idle local workers of one VO make room for another VO's pending work.
+
+Layer: pure (imports model, config, placement and retirement). Local VMs
+belong to one VO, so a host full of one VO's idle workers blocks another VO
+that waits: without this step the waiting VO bursts to the cloud and pays,
+while local cores sit idle until the idle timeout frees them. An idle worker
+that its own VO's pending demand does not need is worth less than a present
+need of another VO, so it is drained at once rather than after the timeout,
+and the room it frees is counted for the waiting VO, so that the cloud does not
+also burst for the same want. The waiting VO's local node boots on a later
+pass, once the drained worker is destroyed: a local boot plus a pass or two is
+still sooner, and free, next to a cloud boot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from elastic.config import Site, VoConfig
+from elastic.demand import Demand
+from elastic.model import Drain, Host, ProviderKind, WorkerNode
+from elastic.placement import HostRoom
+from elastic.retirement import VoCapacity, is_idle
+
+
+@dataclass
+class Reclaim:
+    """What this pass takes back: the drains, and the wants they will hold per VO."""
+
+    drains: list[Drain] = field(default_factory=list)
+    covered: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def node_ids(self) -> set[str]:
+        return {d.node_id for d in self.drains}
+
+
+def spare_idle_local(
+    vo: VoConfig, nodes: Sequence[WorkerNode], nodes_needed: int
+) -> list[WorkerNode]:
+    """The VO's idle local workers beyond its pending demand and ``min_nodes``,
+    longest idle first: the ones it will miss least."""
+    capacity = VoCapacity.of(nodes)
+    spare = min(capacity.upcoming + capacity.idle - nodes_needed, capacity.alive - vo.min_nodes)
+    if spare <= 0:
+        return []
+    idle = [n for n in nodes if n.provider is ProviderKind.LIBVIRT and is_idle(n)]
+    idle.sort(key=lambda n: (n.idle_since or 0.0, n.id))
+    return idle[:spare]
+
+
+def _fits(room: HostRoom, node: WorkerNode, vo: VoConfig) -> bool:
+    return (
+        room.cores_free + node.cores >= vo.flavor.cores
+        and room.memory_mb_free + node.memory_mb >= vo.flavor.memory_mb
+    )
+
+
+def reclaim_idle(
+    site: Site,
+    nodes: Mapping[str, Sequence[WorkerNode]],
+    demand: Demand,
+    wants_left: dict[str, int],
+    rooms: Iterable[HostRoom],
+    hosts: Iterable[Host],
+    held_cores: dict[str, float],
+) -> Reclaim:
+    """Drain spare idle local workers whose room another VO's unplaced wants can use.
+
+    ``wants_left`` are the wants local placement could not satisfy this pass;
+    ``rooms`` the free room left after it. Both are reduced for what the reclaimed
+    room will hold. The VO holding the fewest local cores per share is served
+    first, as in placement; a worker is drained only when its room, with what is
+    already free on its host, fits that VO's flavor.
+    """
+    result = Reclaim()
+    room_of = {r.name: r for r in rooms}
+    for h in hosts:
+        if h.reachable and h.name not in room_of:
+            room_of[h.name] = HostRoom(h.name, h.cores_free, h.memory_mb_free)
+    candidates = [
+        n
+        for vo in site.vos
+        for n in spare_idle_local(vo, nodes.get(vo.name, ()), demand.by_vo[vo.name].nodes_needed)
+    ]
+    candidates.sort(key=lambda n: (n.idle_since or 0.0, n.id))
+    for node in candidates:
+        room = room_of.get(node.location)
+        if room is None:
+            continue
+        wanting = sorted(
+            (
+                vo
+                for vo in site.vos
+                if vo.name != node.vo and wants_left.get(vo.name, 0) > 0 and vo.image.libvirt
+            ),
+            key=lambda vo: held_cores.get(vo.name, 0.0) / vo.share,
+        )
+        taker = next((vo for vo in wanting if _fits(room, node, vo)), None)
+        if taker is None:
+            continue
+        room.cores_free += node.cores - taker.flavor.cores
+        room.memory_mb_free += node.memory_mb - taker.flavor.memory_mb
+        wants_left[taker.name] -= 1
+        held_cores[taker.name] = held_cores.get(taker.name, 0.0) + taker.flavor.cores
+        result.covered[taker.name] = result.covered.get(taker.name, 0) + 1
+        result.drains.append(
+            Drain(
+                node.id,
+                node.vo,
+                f"idle and not needed by {node.vo}'s pending demand; its room on "
+                f"{node.location} goes to {taker.name}, whose pending jobs found no "
+                "free local room",
+            )
+        )
+    return result
