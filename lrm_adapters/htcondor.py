@@ -107,26 +107,34 @@ class BindingsQuery:
 def parse_long_output(text: str) -> list[Any]:
     """ClassAds from ``condor_q -long`` / ``condor_status -long`` text (blank-line separated).
 
-    One ``parseOne`` per ad: linear in the number of ads, where a single
-    ``parseAds`` over a 100k-ad text grows faster than linearly.
+    The text is split at blank lines and each ad parsed on its own: linear in
+    the number of ads, where one ``parseAds`` over a 100k-ad text grows faster
+    than linearly, and ``parseOne`` copies every ad once more.
     """
     import classad2
 
     ads = []
     for chunk in re.split(r"\n\s*\n", text):
-        if chunk.strip():
-            try:
-                ads.append(classad2.parseOne(chunk))
-            except Exception as exc:  # classad2 raises its own error types
-                raise LRMParseError(f"unreadable ClassAd: {exc}") from exc
+        if not chunk.strip():
+            continue
+        try:
+            ad = next(iter(classad2.parseAds(chunk)), None)
+        except Exception as exc:  # classad2 raises its own error types
+            raise LRMParseError(f"unreadable ClassAd: {exc}") from exc
+        if ad is None:
+            raise LRMParseError(f"unreadable ClassAd: {chunk[:200]!r}")
+        ads.append(ad)
     return ads
 
 
 def _number(ad: Any, key: str, default: int) -> int:
-    try:
-        value = ad.eval(key) if hasattr(ad, "eval") else ad.get(key, default)
-    except Exception:  # an expression that cannot be evaluated: the default
-        return default
+    """A literal attribute as it is; an expression (``RequestCpus = 2 * 4``) evaluated."""
+    value = ad.get(key, default)
+    if not isinstance(value, int | float) and hasattr(ad, "eval"):
+        try:
+            value = ad.eval(key)
+        except Exception:  # an expression that cannot be evaluated: the default
+            return default
     return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
 
 

@@ -3,19 +3,22 @@
 Layer: pure parsing. ``qstat -f -u '*' -r -ext -xml`` gives queue instances (with
 their state letters and the jobs running in them) and the pending list;
 ``qhost -xml`` gives each host's size and whether its execd reports (a load of
-``-`` means down). Both are read with ``iterparse`` and each finished element
-is cleared, so a 100k-job queue is parsed in one pass without holding a tree.
+``-`` means down). Both are streamed (expat callbacks for qstat, ``iterparse``
+with each finished element cleared for qhost), so a 100k-job queue is parsed
+in one pass without holding a tree.
 An array job's pending tasks (``<tasks>41-150:1</tasks>``) become one Job with a
 count. SGE memory requests are per slot, so a job's memory is per-slot × slots.
 """
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
+from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState
 from lrm_adapters.base import LRMParseError
@@ -25,8 +28,11 @@ _UNITS = {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}
 _DOWN_LETTERS = set("uaoEc")
 
 
+@functools.lru_cache(maxsize=4096)
 def memory_mb(text: str) -> int:
-    """``2G`` / ``512M`` / ``1.5g`` / bytes → MB (K/M/G are binary in SGE)."""
+    """``2G`` / ``512M`` / ``1.5g`` / bytes → MB (K/M/G are binary in SGE).
+
+    Cached: a queue repeats a handful of request strings across 100k jobs."""
     match = re.fullmatch(r"\s*([0-9.]+)\s*([kKmMgGtT]?)\s*", text)
     if match is None:
         return 0
@@ -102,49 +108,71 @@ def _job(values: dict[str, str], requests: dict[str, str], pe_slots: str | None)
     )
 
 
+class _QstatReader:
+    """Expat callbacks for ``qstat -xml``: no element objects at all, which makes
+    a 100k-job queue about twice as fast to read as ``iterparse``."""
+
+    def __init__(self) -> None:
+        self.result = QstatResult()
+        self.values: dict[str, str] = {}
+        self.requests: dict[str, str] = {}
+        self.request_name = ""
+        self.pe_slots: str | None = None
+        self.queue: QueueInstance | None = None
+        self.in_job = False
+        self.text: list[str] = []
+
+    def start(self, tag: str, attrs: dict[str, str]) -> None:
+        self.text = []
+        if tag == "Queue-List":
+            self.queue = QueueInstance("")
+        elif tag == "job_list":
+            self.values, self.requests, self.pe_slots, self.in_job = {}, {}, None, True
+        elif tag in {"hard_request", "soft_request"}:
+            self.request_name = attrs.get("name", "")
+
+    def characters(self, data: str) -> None:
+        self.text.append(data)
+
+    def end(self, tag: str) -> None:
+        text = "".join(self.text).strip()
+        self.text = []
+        if tag == "job_list":
+            job = _job(self.values, self.requests, self.pe_slots)
+            if job.running:
+                queue = self.queue.name if self.queue else ""
+                where = self.values.get("queue_name") or queue
+                self.result.running_per_host[where.split("@")[-1]] += 1
+            self.result.jobs.append(job)
+            self.in_job = False
+        elif tag in {"hard_request", "soft_request"}:
+            self.requests.setdefault(self.request_name, text)
+        elif tag == "requested_pe":
+            self.pe_slots = text
+        elif tag == "Queue-List" and self.queue is not None:
+            self.result.queues.append(self.queue)
+            self.queue = None
+        elif not self.in_job:
+            if self.queue is not None:
+                _set_queue_field(self.queue, tag, text)
+        else:
+            self.values[tag] = text
+
+
 def parse_qstat_xml(data: bytes | str) -> QstatResult:
     """Jobs (pending and running) and queue instances from ``qstat [-f] -r -ext -xml``."""
     raw = data.encode() if isinstance(data, str) else data
-    result = QstatResult()
-    values: dict[str, str] = {}
-    requests: dict[str, str] = {}
-    pe_slots: str | None = None
-    queue: QueueInstance | None = None
-    in_job = False
+    reader = _QstatReader()
+    parser = expat.ParserCreate()
+    parser.buffer_text = True
+    parser.StartElementHandler = reader.start
+    parser.EndElementHandler = reader.end
+    parser.CharacterDataHandler = reader.characters
     try:
-        for event, element in ET.iterparse(io.BytesIO(raw), events=("start", "end")):  # noqa: S314
-            tag = element.tag
-            if event == "start":
-                if tag == "Queue-List":
-                    queue = QueueInstance("")
-                elif tag == "job_list":
-                    values, requests, pe_slots, in_job = {}, {}, None, True
-                continue
-            text = (element.text or "").strip()
-            if tag == "job_list":
-                job = _job(values, requests, pe_slots)
-                if job.running:
-                    where = values.get("queue_name") or (queue.name if queue else "")
-                    result.running_per_host[where.split("@")[-1]] += 1
-                result.jobs.append(job)
-                in_job = False
-                element.clear()
-            elif tag in {"hard_request", "soft_request"}:
-                requests.setdefault(element.get("name", ""), text)
-            elif tag == "requested_pe":
-                pe_slots = text
-            elif tag == "Queue-List" and queue is not None:
-                result.queues.append(queue)
-                queue = None
-                element.clear()
-            elif not in_job:
-                if queue is not None:
-                    _set_queue_field(queue, tag, text)
-            else:
-                values[tag] = text
-    except ET.ParseError as exc:
+        parser.Parse(raw, True)
+    except expat.ExpatError as exc:
         raise LRMParseError(f"qstat XML is garbled: {exc}") from exc
-    return result
+    return reader.result
 
 
 def _set_queue_field(queue: QueueInstance, tag: str, text: str) -> None:
