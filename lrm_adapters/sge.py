@@ -20,6 +20,7 @@ import grp
 import pwd
 import re
 import tempfile
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
 from functools import lru_cache
@@ -59,6 +60,10 @@ class SgeAdapter:
         self.runner = runner
         self.vos = list(vos)
         self.queue = queue
+        # host groups and the queue's host list are shared by every node of a VO: the
+        # actuator registers nodes from several threads, and check-then-create on them
+        # must not interleave
+        self._config = threading.Lock()
 
     def snapshot(self) -> QueueSnapshot:
         qstat = parse_qstat_xml(self.runner.run(["qstat", "-f", "-u", "*", "-r", "-ext", "-xml"]))
@@ -100,13 +105,23 @@ class SgeAdapter:
     def register_node(self, hostname: str, vo: str) -> None:
         host = checked_name(hostname)
         group = f"@{checked_name(vo)}"
+        with self._config:
+            self._register(host, group)
+
+    def _register(self, host: str, group: str) -> None:
         if host not in self._listing("-sh"):
             self.runner.run(["qconf", "-ah", host])
         if host not in self._listing("-sel"):
             self._apply_file("-Ae", EXEC_HOST_TEMPLATE.format(host=host))
+        created = False
         if group not in self._listing("-shgrpl"):
-            self._apply_file("-Ahgrp", f"group_name {group}\nhostlist {host}\n")
-        elif host not in self._hostgroup_members(group):
+            try:
+                self._apply_file("-Ahgrp", f"group_name {group}\nhostlist {host}\n")
+                created = True
+            except LRMError as exc:  # made meanwhile by someone else: add to it below
+                if "already exists" not in exc.stderr:
+                    raise
+        if not created and host not in self._hostgroup_members(group):
             self.runner.run(["qconf", "-aattr", "hostgroup", "hostlist", host, group])
         queue_hosts = self.runner.run(["qconf", "-sq", self.queue])
         if not re.search(rf"(^|[\s,]){re.escape(group)}([\s,\\]|$)", queue_hosts, re.M):
@@ -129,6 +144,10 @@ class SgeAdapter:
 
     def remove_node(self, hostname: str) -> None:
         host = checked_name(hostname)
+        with self._config:
+            self._remove(host)
+
+    def _remove(self, host: str) -> None:
         for group in sorted(self._listing("-shgrpl")):
             if host in self._hostgroup_members(group):
                 self.runner.run(["qconf", "-dattr", "hostgroup", "hostlist", host, group])

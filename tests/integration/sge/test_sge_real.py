@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -59,6 +60,24 @@ def test_register_drain_remove_are_real_and_idempotent(sge):
     assert host not in members(sge, ["qconf", "-sh"]).split()
     assert host not in sge.runner.run(["qconf", "-shgrp", "@atlas"])
     assert host not in {n.name for n in sge.snapshot().nodes}
+
+
+def test_concurrent_registrations_of_a_new_vo_all_land(sge):
+    """The actuator registers a pass's nodes from several threads; the first nodes of a
+    VO race to create its host group."""
+    hosts = [f"elastic-w{i}" for i in (1, 2, 5, 6)]  # names sge-up made resolvable
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda h: sge.register_node(h, "racevo"), hosts))
+        assert set(hosts) <= set(sge.runner.run(["qconf", "-sel"]).split())
+        assert set(hosts) <= set(sge.runner.run(["qconf", "-shgrp", "@racevo"]).split())
+        assert sge.runner.run(["qconf", "-sq", "all.q"]).count("@racevo") == 1
+    finally:
+        for host in hosts:
+            sge.remove_node(host)
+        members(sge, ["qconf", "-dattr", "queue", "hostlist", "@racevo", "all.q"])
+        members(sge, ["qconf", "-dhgrp", "@racevo"])
+    assert "@racevo" not in members(sge, ["qconf", "-shgrpl"])
 
 
 def test_a_job_runs_on_the_real_execd_and_the_probe_succeeds(sge, drmaa, sge_env):
