@@ -72,6 +72,8 @@ def cmd_run_once(args: argparse.Namespace) -> int:
     site = _site(args)
     result = run_locked(site, build_engine(site))
     print(plan_text(result.plan))
+    for destroy in result.followup:
+        print(f"then destroy {destroy.node_id} ({destroy.vo}): {destroy.reason}")
     for failed in (r for r in result.results if not r.ok):
         print(f"FAILED {failed.action.kind} {failed.action.node_id}: {failed.error}")
     return _pass_exit(result)

@@ -24,6 +24,7 @@ from elastic.actuation import ActionResult, Actuator, UserDataRenderer
 from elastic.config import Site
 from elastic.ledger import Ledger
 from elastic.model import (
+    Destroy,
     Host,
     Inventory,
     NodeState,
@@ -35,6 +36,7 @@ from elastic.model import (
 from elastic.planner import plan
 from elastic.providers.base import Provider
 from elastic.reconcile import Reconciliation, reconcile
+from elastic.retirement import plan_destroys
 from lrm_adapters.base import LRMAdapter
 
 log = logging.getLogger(__name__)
@@ -58,6 +60,8 @@ class PassResult:
     observation: Observation
     results: list[ActionResult] = field(default_factory=list)
     errors: tuple[str, ...] = ()
+    #: destroys of nodes this pass drained and the LRM then showed empty
+    followup: tuple[Destroy, ...] = ()
 
     @property
     def degraded(self) -> bool:
@@ -182,9 +186,40 @@ class Engine:
             self.site, self.ledger, self.lrm, self.providers, self.render_user_data, now
         )
         result.results = actuator.run(decided.actions)
+        drained = {r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"}
+        if drained:
+            result.followup, more = self._destroy_drained(drained)
+            result.results += more
         failed = sum(1 for r in result.results if not r.ok)
-        self.ledger.event(now, "pass", f"{len(decided.actions)} action(s), {failed} failed", None)
+        self.ledger.event(now, "pass", f"{len(result.results)} action(s), {failed} failed", None)
         return result
+
+    def _destroy_drained(self, drained: set[str]) -> tuple[tuple[Destroy, ...], list[ActionResult]]:
+        """Destroy, in the same pass, the nodes just drained that the LRM now shows empty.
+
+        A drain only stops new work; the LRM is read again after it, and only a
+        node it shows drained and running nothing is destroyed, by the same rule
+        as any other pass (``retirement.plan_destroys``), so a job dispatched
+        between the observation and the drain keeps its node. Without this a
+        retired cloud VM is billed one more pass interval: minutes for a site on
+        cron.
+        """
+        now = self.clock()
+        observation, observed, reconciled = self.prepare(now)
+        self._apply(reconciled, now)
+        if not observation.lrm_ok:
+            log.warning("drained nodes are destroyed next pass: %s", "; ".join(observed.errors))
+            return (), []
+        just_drained = [n for n in observation.nodes if n.id in drained]
+        destroys = tuple(plan_destroys(just_drained, self.site, now))
+        for action in destroys:
+            log.info("plan destroy %s (%s): %s", action.node_id, action.vo, action.reason)
+        if not destroys:
+            return (), []
+        actuator = Actuator(
+            self.site, self.ledger, self.lrm, self.providers, self.render_user_data, now
+        )
+        return destroys, actuator.run(destroys)
 
 
 def log_plan(decided: Plan) -> None:

@@ -4,7 +4,8 @@ Layer: pure simulation. The policy is any ``(Observation, Site, now) -> Plan``;
 for elastic that is ``elastic.planner.plan`` itself, unchanged: the observation
 is built from the simulated state exactly as the engine builds it from the
 real world (pending jobs, WorkerNodes with LRM states, hosts with free room).
-Boots take ``boot_delay_s[provider]`` seconds (optionally jittered, seeded);
+Drained nodes that run nothing are destroyed in the same pass, as the engine's
+follow-up does. Boots take ``boot_delay_s[provider]`` seconds (optionally jittered, seeded);
 cloud VMs are billed per second from launch to destruction, with a minimum.
 """
 
@@ -27,6 +28,7 @@ from elastic.model import (
     ProviderKind,
     WorkerNode,
 )
+from elastic.retirement import plan_destroys
 from elastic.sim.cluster import Cluster, JobRecord, SimNode
 from elastic.sim.workload import SimJob
 
@@ -138,6 +140,15 @@ class Simulation:
                     raise AssertionError(f"policy destroyed {node.id} while it ran jobs")
                 self.cluster.retire(action.node_id, now)
 
+    def act(self, plan: Plan, now: float) -> None:
+        """Apply a plan as the engine does, including its same-pass follow-up: nodes
+        just drained are destroyed at once if they then run nothing."""
+        self.apply(plan, now)
+        drained = {a.node_id for a in plan.actions if isinstance(a, Drain)}
+        if drained:
+            fresh = [n for n in self.observation(now).nodes if n.id in drained]
+            self.apply(Plan(tuple(plan_destroys(fresh, self.site, now))), now)
+
     def _next_event(self, now: float, next_pass: float, arrival: int) -> float:
         candidates = [next_pass]
         if arrival < len(self.jobs):
@@ -167,7 +178,7 @@ class Simulation:
                 arrival += 1
             self.cluster.schedule(now)
             if now >= next_pass:
-                self.apply(self.policy(self.observation(now), self.site, now), now)
+                self.act(self.policy(self.observation(now), self.site, now), now)
                 self.cluster.schedule(now)
                 timeline.append(self._sample(now))
                 next_pass = now + self.config.pass_interval_s

@@ -61,14 +61,13 @@ def test_scale_up_local_first_run_then_retire_cloud_before_local(world):
     clock.now += 200
     engine.run_pass()  # jobs done: idle from now on
     clock.now += 301
+    cloud_ids = set(cloud.vms)
     drained = engine.run_pass()
-    assert {a.node_id for a in drained.plan.drains} == set(cloud.vms)  # cloud first
-    clock.now += 10
-    engine.run_pass()
+    assert {a.node_id for a in drained.plan.drains} == cloud_ids  # cloud first
+    # drained, read again empty, destroyed in the same pass
+    assert {a.node_id for a in drained.followup} == cloud_ids
     assert not cloud.vms and len(local.vms) == 4
     clock.now += 300
-    engine.run_pass()
-    clock.now += 10
     engine.run_pass()
     assert not local.vms
     assert set(states(ledger).values()) == {"gone"}
@@ -88,6 +87,37 @@ def test_a_failed_boot_becomes_a_failed_node_and_others_proceed(world):
     providers[ProviderKind.EC2].fail_boot = False
     engine.run_pass()  # failed nodes are cleaned up, replacements booted
     assert len(providers[ProviderKind.EC2].vms) == 2
+
+
+class JobSlipsIn(ReplayAdapter):
+    """A job reaches the node between the pass's observation and its drain."""
+
+    def drain_node(self, hostname: str, reason: str) -> None:
+        super().drain_node(hostname, reason)
+
+        def busy(state):  # the workload's first job, once more, running there for good
+            state["running"][f"late-{hostname}.0"] = {"node": hostname, "end": 1e12}
+
+        self._change(busy)
+
+
+def test_a_drained_node_that_got_a_job_is_not_destroyed_in_the_same_pass(world, tmp_path):
+    engine, clock, providers, ledger = world
+    engine.run_pass()
+    clock.now += 10
+    engine.run_pass()
+    clock.now += 200
+    engine.run_pass()
+    engine.lrm = JobSlipsIn(
+        tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos, clock=clock
+    )
+    clock.now += 301
+    result = engine.run_pass()
+    assert len(result.plan.drains) == 2
+    assert not result.errors  # the LRM was read again, and shows the jobs
+    assert result.followup == ()
+    assert len(providers[ProviderKind.EC2].vms) == 2
+    assert {states(ledger)[d.node_id] for d in result.plan.drains} == {"draining"}
 
 
 class BrokenLRM(ReplayAdapter):
