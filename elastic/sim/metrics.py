@@ -29,7 +29,8 @@ class Metrics:
     bounded_slowdown: float
     cloud_cost: float
     billed_cloud_h: float
-    idle_billed_cloud_h: float
+    idle_billed_cloud_h: float  # ready and running no job
+    boot_billed_cloud_h: float  # from launch until ready
     idle_local_h: float
     boots: int
     short_lived_vms: int
@@ -63,18 +64,21 @@ def compute(
     slowdown = [
         max(1.0, t / max(r.job.runtime, 10.0)) for r, t in zip(done, responses, strict=True)
     ]
-    cost = billed = idle_cloud = idle_local = 0.0
+    cost = billed = idle_cloud = boot_cloud = idle_local = 0.0
     short = 0
     local_core_s: dict[str, float] = defaultdict(float)
     for node in result.nodes:
-        life = (node.destroyed or result.end) - node.launched
+        gone = node.destroyed or result.end
+        life = gone - node.launched
         short += life < CHURN_S
         idle = max(0.0, life - node.busy_seconds)
         if node.provider is ProviderKind.EC2:
             seconds = _billed(life, config)
+            boot = min(node.ready_at, gone) - node.launched
             billed += seconds
             cost += seconds / 3600 * node.hourly_cost
-            idle_cloud += max(0.0, seconds - node.busy_seconds)
+            boot_cloud += boot
+            idle_cloud += max(0.0, seconds - boot - node.busy_seconds)
         else:
             idle_local += idle
             local_core_s[node.vo] += node.busy_seconds * node.cores
@@ -90,6 +94,7 @@ def compute(
         cloud_cost=cost,
         billed_cloud_h=billed / 3600,
         idle_billed_cloud_h=idle_cloud / 3600,
+        boot_billed_cloud_h=boot_cloud / 3600,
         idle_local_h=idle_local / 3600,
         boots=len(result.nodes),
         short_lived_vms=short,

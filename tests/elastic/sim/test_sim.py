@@ -9,9 +9,9 @@ import pytest
 from elastic.config import load_site
 from elastic.model import ProviderKind
 from elastic.sim.baselines import POLICIES
-from elastic.sim.cluster import Cluster, SimNode
+from elastic.sim.cluster import Cluster, JobRecord, SimNode
 from elastic.sim.compare import peak_demand_cores, run_all, scaled_site
-from elastic.sim.engine import SimConfig, Simulation
+from elastic.sim.engine import SimConfig, SimResult, Simulation
 from elastic.sim.metrics import compute, lower_bound_cost, percentile
 from elastic.sim.workload import SCENARIOS, SimJob, from_swf, scenario
 
@@ -95,3 +95,21 @@ def test_lower_bound_is_the_excess_over_local_cores(site):
     assert lower_bound_cost(split, one_host) == pytest.approx(8 * per_core_h)
     assert lower_bound_cost(split[:2], one_host) == 0.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) in {2.0, 3.0}
+
+
+def test_cloud_time_splits_into_boot_busy_and_idle(site):
+    job = SimJob(0, "atlas", 4, 1, 0.0, 300.0)
+    vm = SimNode("v", "atlas", ProviderKind.EC2, "us-east-1", 8, 16000, 0.0, 100.0, 0.36)
+    vm.busy_seconds, vm.destroyed = 300.0, 500.0
+    local = SimNode("l", "atlas", ProviderKind.LIBVIRT, "sim0000", 8, 16000, 0.0, 60.0, 0.0)
+    local.destroyed = 30.0  # destroyed while booting: short-lived, nothing billed
+    record = JobRecord(job, 100.0, 400.0, "v")
+    result = SimResult("elastic", [record], [vm, local], 500.0, [])
+    m = compute(result, site, SimConfig(billing_minimum_s=60.0))
+    assert m.billed_cloud_h == pytest.approx(500 / 3600)
+    assert m.boot_billed_cloud_h == pytest.approx(100 / 3600)
+    assert m.idle_billed_cloud_h == pytest.approx(100 / 3600)  # ready from 100, busy 300 s
+    assert m.cloud_cost == pytest.approx(0.36 * 500 / 3600)
+    assert (m.boots, m.short_lived_vms) == (2, 2)
+    assert m.idle_local_h == pytest.approx(30 / 3600)
+    assert m.mean_wait_s == 100.0 and m.awrt_s == 400.0
