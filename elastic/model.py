@@ -74,6 +74,7 @@ class Job:
     account: str | None = None
     features: tuple[str, ...] = ()  # node features the job asks for (Slurm --constraint)
     submit_time: float | None = None
+    start_time: float | None = None  # when a running job started
     reason: str = ""  # why it is not runnable, when it is not
 
     @property

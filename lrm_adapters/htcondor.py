@@ -152,6 +152,7 @@ def job_from_ad(ad: Any) -> Job:
         user=str(ad.get("Owner")) if ad.get("Owner") else None,
         project=str(ad.get("x509UserProxyVOName")) if ad.get("x509UserProxyVOName") else None,
         account=group or None,
+        submit_time=float(_number(ad, "QDate", 0)) or None,
         reason="" if status in {1, 2} else str(ad.get("HoldReason") or f"JobStatus {status}"),
     )
 

@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from elastic.model import Job, LrmNode, LrmNodeState
+from lrm_adapters._times import epoch
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.sge_parse import seconds, task_count
 
@@ -146,6 +147,8 @@ def job_from_attrs(attrs: Attrs) -> Job | None:
         group=attrs.get("egroup") or attrs.get("group_list") or None,
         queue=attrs.get("queue") or None,
         account=attrs.get("Account_Name") or None,
+        submit_time=epoch(attrs.get("qtime") or attrs.get("ctime")),
+        start_time=epoch(attrs.get("stime")) if state in RUNNING else None,
         reason=NOT_RUNNABLE.get(state, ""),
     )
 

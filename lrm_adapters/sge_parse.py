@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState
+from lrm_adapters._times import epoch
 from lrm_adapters.base import LRMParseError
 
 MEMORY_REQUESTS = ("h_vmem", "mem_free", "h_rss", "h_data", "virtual_free", "s_vmem", "mem_req")
@@ -104,6 +105,8 @@ def _job(values: dict[str, str], requests: dict[str, str], pe_slots: str | None)
         group=values.get("JB_group") or None,
         project=values.get("JB_project") or None,
         queue=queue.split("@")[0] if queue else None,
+        submit_time=epoch(values.get("JB_submission_time")),
+        start_time=epoch(values.get("JAT_start_time")),
         reason=reason,
     )
 

@@ -139,6 +139,7 @@ def _job(raw: dict[str, Any], running: bool) -> Job:
         account=raw.get("account") or None,
         features=tuple(f for f in re.split(r"[&|,\[\]*]", _text(raw.get("features"))) if f),
         submit_time=number(raw.get("submit_time")),
+        start_time=number(raw.get("start_time")) if running else None,
         reason="" if reason in {"", "None"} else reason,
     )
 

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 
 from elastic.model import Job, LrmNode
+from lrm_adapters._times import epoch
 from lrm_adapters.slurm_parse import (
     NOT_DEMAND_REASONS,
     RUNNING_STATES,
@@ -93,6 +94,8 @@ def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
                 queue=r.get("Partition") or None,
                 account=None if r.get("Account") in {None, "(null)"} else r["Account"],
                 features=() if features == "(null)" else tuple(re.split(r"[&|,]", features)),
+                submit_time=epoch(r.get("SubmitTime")),
+                start_time=epoch(r.get("StartTime")) if running else None,
                 reason="" if reason == "None" else reason,
             )
         )
