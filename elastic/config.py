@@ -180,6 +180,9 @@ class Policy(_Strict):
     max_boots_per_pass: Annotated[int, Field(ge=0)] = 20
     # rent-or-buy for scale-up: burst to EC2 only for jobs pending at least this long
     cloud_burst_after_s: Annotated[int, Field(ge=0)] = 0
+    # seconds from an EC2 request to a worker that takes jobs (boot, cloud-init, LRM join):
+    # cores that running jobs free within it, by their walltimes, are waited for, not rented
+    cloud_boot_s: Annotated[int, Field(ge=0)] = 180
 
 
 class Site(_Strict):

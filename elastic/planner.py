@@ -12,7 +12,8 @@ Order of reasoning, per pass:
 3. place those on local hosts by share; what finds no local room may take
    the room of another VO's idle local workers (drained now, see reclaim);
    the rest goes to EC2 within limits, once its jobs have waited
-   ``cloud_burst_after_s``; at most ``max_boots_per_pass`` boots in all;
+   ``cloud_burst_after_s`` and unless running jobs' walltimes free the cores
+   sooner than a cloud boot; at most ``max_boots_per_pass`` boots in all;
 4. destroy drained, failed and never-joined nodes that provably run nothing;
    drain idle nodes past their timeout that the demand does not need.
 """
@@ -20,6 +21,7 @@ Order of reasoning, per pass:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 
 from elastic.config import Site
 from elastic.demand import Demand, VoDemand, compute_demand
@@ -27,6 +29,7 @@ from elastic.model import (
     LIVE_STATES,
     Action,
     Boot,
+    Job,
     Observation,
     Plan,
     ProviderKind,
@@ -122,7 +125,7 @@ def _decision(
     if short:
         notes.append(
             f"{short} node(s) short: no local room, jobs younger than cloud_burst_after_s, "
-            "cloud limits or boot budget"
+            "cores freeing within cloud_boot_s, cloud limits or boot budget"
         )
     note = "; ".join(notes)
     return VoDecision(
@@ -138,7 +141,22 @@ def _decision(
     )
 
 
-def _hold_young_demand(
+def freeing_cores(jobs: Iterable[Job], now: float, horizon: float) -> dict[str, int]:
+    """Per VO, cores of running jobs whose walltime ends within ``horizon``.
+
+    A walltime is a limit the LRM enforces, so these cores are free for certain
+    by then; a cloud worker requested now would not be taking work any sooner.
+    """
+    freeing: dict[str, int] = defaultdict(int)
+    for job in jobs:
+        if not job.running or job.vo is None or job.walltime_s is None or job.start_time is None:
+            continue
+        if now < job.start_time + job.walltime_s <= now + horizon:  # past it: not enforced
+            freeing[job.vo] += job.cores * job.count
+    return freeing
+
+
+def _hold_cloud_demand(
     site: Site,
     observation: Observation,
     now: float,
@@ -147,13 +165,17 @@ def _hold_young_demand(
     reclaimed: dict[str, int],
     remaining: dict[str, int],
 ) -> None:
-    """Cloud wants only for jobs pending ``cloud_burst_after_s`` or longer.
+    """Cloud wants only for demand that local capacity will not meet sooner.
 
-    Ski rental for scale-up: a job that local capacity picks up within a cloud boot
-    never needed the cloud VM; waiting that long before renting one is 2-competitive.
+    Ski rental for scale-up: a job that local capacity picks up within a cloud
+    boot never needed the cloud VM, and waiting that long before renting one is
+    2-competitive; so only jobs pending ``cloud_burst_after_s`` count. And
+    capacity that running jobs free within ``cloud_boot_s`` by their walltimes
+    (whole workers' worth of cores) is certain to come first, so it is waited for.
     """
     delay = site.policy.cloud_burst_after_s
-    if delay <= 0:
+    freeing = freeing_cores(observation.jobs, now, site.policy.cloud_boot_s)
+    if delay <= 0 and not freeing:
         return
     aged = compute_demand(
         (j for j in observation.jobs if j.submit_time is None or now - j.submit_time >= delay),
@@ -162,7 +184,8 @@ def _hold_young_demand(
     for vo in site.vos:
         capacity = VoCapacity.of(nodes.get(vo.name, []))
         placed = sum(1 for p in local if p.vo == vo.name) + reclaimed.get(vo.name, 0)
-        cover = aged.by_vo[vo.name].nodes_needed - capacity.upcoming - capacity.idle - placed
+        soon = freeing.get(vo.name, 0) // vo.flavor.cores
+        cover = aged.by_vo[vo.name].nodes_needed - capacity.upcoming - capacity.idle - placed - soon
         remaining[vo.name] = min(remaining.get(vo.name, 0), max(0, cover))
 
 
@@ -190,7 +213,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     else:
         notes.append("local hypervisors could not be read: no local boots this pass")
     if observation.cloud_ok:
-        _hold_young_demand(site, observation, now, by_vo, placements, reclaim.covered, remaining)
+        _hold_cloud_demand(site, observation, now, by_vo, placements, reclaim.covered, remaining)
         held = _held_cores(site, live, ProviderKind.EC2)
         placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
     else:

@@ -95,10 +95,24 @@ class Simulation:
         self.serial = 1
 
     def observation(self, now: float) -> Observation:
-        pending = tuple(
+        pending = [
             Job(str(j.id), j.cores, j.memory_mb, j.vo, submit_time=j.submit)
             for j in self.cluster.pending(now)
-        )
+        ]
+        started = [self.cluster.records[i] for n in self.cluster.nodes.values() for i in n.running]
+        running = [
+            Job(
+                str(r.job.id),
+                r.job.cores,
+                r.job.memory_mb,
+                r.job.vo,
+                walltime_s=int(r.job.walltime) if r.job.walltime else None,
+                running=True,
+                submit_time=r.job.submit,
+                start_time=r.start,
+            )
+            for r in started
+        ]
         used: dict[str, tuple[int, int]] = {}
         for node in self.cluster.nodes.values():
             if node.provider is ProviderKind.LIBVIRT:
@@ -112,7 +126,7 @@ class Simulation:
             hosts.append(Host(h.name, h.cores, h.memory_mb, free_cores, free_memory))
         timeout = float(self.site.policy.boot_timeout_s)
         workers = tuple(_worker(n, now, timeout) for n in self.cluster.nodes.values())
-        return Observation(pending, workers, tuple(hosts), next_serial=self.serial)
+        return Observation((*pending, *running), workers, tuple(hosts), next_serial=self.serial)
 
     def apply(self, plan: Plan, now: float) -> None:
         for action in plan.actions:

@@ -28,6 +28,7 @@ class SimJob:
     memory_mb: int
     submit: float
     runtime: float
+    walltime: float | None = None  # the limit the user asked for, when the workload has one
 
 
 def _jobs(rows: list[tuple[str, int, float, float]]) -> list[SimJob]:
@@ -92,9 +93,15 @@ SCENARIOS = ("step", "poisson", "flapping", "diurnal", "three-vos", "mixed", "sh
 
 def from_swf(path: Path, vos: Sequence[VoConfig], limit: int | None = None) -> list[SimJob]:
     """An SWF trace; VO by the site's match rules (user/group ids), else round-robin by user."""
-    rows = []
+    jobs = []
     for record in read_swf(path)[:limit]:
         job = record.job
         vo = vo_of(job, vos) or vos[int(job.user or 0) % len(vos)].name
-        rows.append((vo, job.cores, job.submit_time or 0.0, max(record.runtime_s, 1.0)))
-    return _jobs(rows)
+        runtime = max(record.runtime_s, 1.0)
+        walltime = float(job.walltime_s) if job.walltime_s else None
+        jobs.append((vo, job.cores, job.submit_time or 0.0, runtime, walltime))
+    jobs.sort(key=lambda r: r[2])
+    return [
+        SimJob(i, vo, cores, cores * 1000, submit, runtime, walltime)
+        for i, (vo, cores, submit, runtime, walltime) in enumerate(jobs)
+    ]

@@ -18,7 +18,7 @@ def make(site: Site) -> tuple[Policy, Site]:
     oldest: dict[str, float] = {}
 
     def policy(observation: Observation, site: Site, now: float) -> Plan:
-        pending = {job.id for job in observation.jobs}
+        pending = {job.id for job in observation.jobs if not job.running}
         for job_id in pending - oldest.keys():
             oldest[job_id] = now
         for job_id in oldest.keys() - pending:

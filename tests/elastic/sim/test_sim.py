@@ -113,3 +113,25 @@ def test_cloud_time_splits_into_boot_busy_and_idle(site):
     assert (m.boots, m.short_lived_vms) == (2, 2)
     assert m.idle_local_h == pytest.approx(30 / 3600)
     assert m.mean_wait_s == 100.0 and m.awrt_s == 400.0
+
+
+def test_walltimes_let_the_real_planner_wait_for_a_worker_about_to_free(site):
+    one_worker = site.model_copy(
+        update={
+            "local": site.local.model_copy(
+                update={"hosts": [site.local.hosts[0].model_copy(update={"cores": 8})]}
+            )
+        }
+    )
+
+    def cloud_boots(walltimes: bool) -> int:
+        first = SimJob(0, "atlas", 8, 1, 0.0, 400.0, 420.0 if walltimes else None)
+        second = SimJob(1, "atlas", 8, 1, 300.0, 100.0, 120.0 if walltimes else None)
+        policy = POLICIES["elastic"](one_worker)[0]
+        result = Simulation(one_worker, [first, second], policy, SimConfig()).run("elastic")
+        assert result.unfinished == 0
+        return sum(1 for n in result.nodes if n.provider is ProviderKind.EC2)
+
+    # the second job has waited cloud_burst_after_s while the first one's walltime ends
+    # within cloud_boot_s: with walltimes it waits for the local worker, without it bursts
+    assert (cloud_boots(walltimes=True), cloud_boots(walltimes=False)) == (0, 1)
