@@ -31,12 +31,25 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     policies = args.policy or list(POLICIES)
     if "elastic" not in policies:
         policies.insert(0, "elastic")
-    config = SimConfig(pass_interval_s=float(site.policy.pass_interval_s), seed=args.seed)
-    with tqdm(total=len(policies), desc="policies", disable=args.quiet) as bar:
+    config = SimConfig(
+        pass_interval_s=float(site.policy.pass_interval_s),
+        seed=args.seed,
+        spot_interruptions_per_h=args.spot_interruptions_per_hour,
+    )
+    with tqdm(total=len(policies), desc="policies", unit="policy", disable=args.quiet) as bar:
+
+        def done(name: str) -> None:
+            bar.set_postfix_str(name)
+            bar.update(1)
+
         comparison = run_all(
-            scaled, jobs, config, policies, step_at=3600.0 if args.workload == "step" else None
+            scaled,
+            jobs,
+            config,
+            policies,
+            step_at=3600.0 if args.workload == "step" else None,
+            on_done=done,
         )
-        bar.update(len(policies))
     print(
         f"workload {args.workload}: {len(jobs)} jobs, {len(scaled.local.hosts)} local hosts "
         f"({args.local_scale:g} of peak demand)"
@@ -87,6 +100,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="local capacity as a fraction of peak demand (default 0.75)",
     )
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--spot-interruptions-per-hour",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="mean spot reclaims per cloud VM-hour; jobs on a reclaimed VM start over (default 0)",
+    )
     parser.add_argument("--hours", type=float, default=12.0, help="scenario length")
     parser.add_argument("--limit", type=int, help="first N jobs of an SWF trace")
     parser.add_argument("--out", default="var/simulate/result", help="JSON/PNG path stem")

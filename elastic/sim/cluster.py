@@ -35,6 +35,8 @@ class SimNode:
     idle_since: float | None = None
     busy_seconds: float = 0.0
     _busy_from: float | None = None
+    interrupt_at: float | None = None  # a spot VM's reclaim, drawn at launch
+    interrupted: bool = False
 
     @property
     def free_cores(self) -> int:
@@ -63,6 +65,7 @@ class JobRecord:
     start: float | None = None
     end: float | None = None
     node: str = ""
+    restarts: int = 0  # times a spot interruption sent it back to the queue
 
 
 class Cluster:
@@ -84,6 +87,23 @@ class Cluster:
                 if end <= now:
                     node.finish(job_id, end)
                     self.records[job_id].end = end
+
+    def interrupt_due(self, now: float) -> None:
+        """Spot VMs whose reclaim time has come vanish; their jobs queue again, in
+        submission order, and will start over (no checkpoints)."""
+        due = [
+            n for n in self.nodes.values() if n.interrupt_at is not None and n.interrupt_at <= now
+        ]
+        for node in due:
+            for job_id in list(node.running):
+                node.finish(job_id, now)
+                record = self.records[job_id]
+                record.start, record.node = None, ""
+                record.restarts += 1
+                self.waiting[record.job.vo].append(record.job)
+                self.waiting[record.job.vo].sort(key=lambda j: (j.submit, j.id))
+            node.interrupted = True
+            self.retire(node.id, now)
 
     def next_end(self) -> float | None:
         ends = [end for n in self.nodes.values() for _, end in n.running.values()]

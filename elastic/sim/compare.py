@@ -7,8 +7,8 @@ workload meets the same pressure ("local capacity at 0.75 of peak").
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
 from elastic.config import HostConfig, Site
 from elastic.sim.baselines import POLICIES
@@ -64,22 +64,22 @@ def run_all(
     config: SimConfig,
     policies: Sequence[str] = tuple(POLICIES),
     step_at: float | None = None,
+    on_done: Callable[[str], None] | None = None,
 ) -> Comparison:
+    """Every policy on the same jobs; ``on_done(name)`` after each (a progress bar)."""
     results: dict[str, SimResult] = {}
     metrics: dict[str, Metrics] = {}
     for name in policies:
         policy, policy_site = POLICIES[name](site)
         run_config = config
         if name == "B0-static":  # the static cluster exists from the start
-            run_config = SimConfig(
-                config.pass_interval_s,
-                {k: 0.0 for k in config.boot_delay_s},
-                0.0,
-                config.billing_minimum_s,
-                config.seed,
+            run_config = replace(
+                config, boot_delay_s={k: 0.0 for k in config.boot_delay_s}, boot_jitter=0.0
             )
         results[name] = Simulation(policy_site, jobs, policy, run_config).run(name)
         metrics[name] = compute(results[name], site, config, step_at)
+        if on_done is not None:
+            on_done(name)
     bound = lower_bound_cost(jobs, site)
     return Comparison(metrics, results, bound, check_targets(metrics, bound))
 
@@ -175,6 +175,15 @@ def table(comparison: Comparison) -> str:
     lines.insert(1, "|" + "---|" * len(headers))
     lines.append("")
     lines.append(f"offline lower bound on cloud cost: {comparison.lower_bound:.2f}")
+    spot = [m for m in comparison.metrics.values() if m.interrupted_vms]
+    if spot:
+        lines.append(
+            "spot interruptions: "
+            + "; ".join(
+                f"{m.policy} {m.interrupted_vms} VMs, {m.requeued_jobs} job starts lost"
+                for m in spot
+            )
+        )
     elastic = comparison.metrics.get("elastic")
     if elastic is not None and elastic.local_share:
         shares = ", ".join(f"{vo} {share:.0%}" for vo, share in elastic.local_share.items())

@@ -44,6 +44,9 @@ class SimConfig:
     boot_jitter: float = 0.2  # ± fraction of the boot delay, seeded
     billing_minimum_s: float = 60.0
     seed: int = 1
+    #: mean interruptions per cloud VM-hour, as EC2 spot reclaims capacity (0: on-demand);
+    #: an interrupted VM vanishes and its jobs go back to the queue, to start over
+    spot_interruptions_per_h: float = 0.0
 
 
 @dataclass
@@ -134,6 +137,10 @@ class Simulation:
                 self.serial += 1
                 delay = self.config.boot_delay_s[action.provider]
                 delay *= 1 + self.rng.uniform(-self.config.boot_jitter, self.config.boot_jitter)
+                interrupt_at = None
+                rate = self.config.spot_interruptions_per_h
+                if action.provider is ProviderKind.EC2 and rate > 0:
+                    interrupt_at = now + self.rng.expovariate(rate / 3600)
                 self.cluster.nodes[action.node_id] = SimNode(
                     action.node_id,
                     action.vo,
@@ -145,6 +152,7 @@ class Simulation:
                     now + delay,
                     action.hourly_cost,
                     action.instance_type,
+                    interrupt_at=interrupt_at,
                 )
             elif isinstance(action, Drain):
                 self.cluster.nodes[action.node_id].draining = True
@@ -173,6 +181,9 @@ class Simulation:
         boots = [n.ready_at for n in self.cluster.nodes.values() if n.ready_at > now]
         if boots:
             candidates.append(min(boots))
+        interrupts = [n.interrupt_at for n in self.cluster.nodes.values() if n.interrupt_at]
+        if interrupts:
+            candidates.append(min(interrupts))
         return max(now, min(candidates))
 
     def run(
@@ -187,6 +198,7 @@ class Simulation:
         timeline: list[tuple[float, int, int, int]] = []
         while now <= limit:
             self.cluster.finish_due(now)
+            self.cluster.interrupt_due(now)
             while arrival < len(self.jobs) and self.jobs[arrival].submit <= now:
                 self.cluster.submit(self.jobs[arrival])
                 arrival += 1

@@ -34,6 +34,8 @@ class Metrics:
     idle_local_h: float
     boots: int
     short_lived_vms: int
+    interrupted_vms: int  # spot reclaims
+    requeued_jobs: int  # job starts lost to them
     local_share: dict[str, float]
     time_to_capacity_s: float | None
 
@@ -98,6 +100,8 @@ def compute(
         idle_local_h=idle_local / 3600,
         boots=len(result.nodes),
         short_lived_vms=short,
+        interrupted_vms=sum(1 for n in result.nodes if n.interrupted),
+        requeued_jobs=sum(r.restarts for r in result.jobs),
         local_share={vo: s / total_local for vo, s in sorted(local_core_s.items())},
         time_to_capacity_s=_time_to_capacity(result, step_at),
     )

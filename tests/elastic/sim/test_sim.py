@@ -135,3 +135,21 @@ def test_walltimes_let_the_real_planner_wait_for_a_worker_about_to_free(site):
     # the second job has waited cloud_burst_after_s while the first one's walltime ends
     # within cloud_boot_s: with walltimes it waits for the local worker, without it bursts
     assert (cloud_boots(walltimes=True), cloud_boots(walltimes=False)) == (0, 1)
+
+
+def test_spot_interruptions_requeue_jobs_and_the_planner_replaces_the_capacity(site):
+    jobs = scenario("step", [v.name for v in site.vos], hours=3)
+    scaled = scaled_site(site, jobs, 0.75)
+    policy = POLICIES["elastic"](scaled)[0]
+    calm = Simulation(scaled, jobs, policy, SimConfig()).run("elastic")
+    stormy_config = SimConfig(spot_interruptions_per_h=2.0)
+    stormy = Simulation(scaled, jobs, policy, stormy_config).run("elastic")
+    m = compute(stormy, scaled, stormy_config)
+    assert compute(calm, scaled, SimConfig()).interrupted_vms == 0
+    assert m.interrupted_vms > 0 and m.requeued_jobs > 0
+    assert stormy.unfinished == 0  # every requeued job ran again to its end
+    assert all(n.provider is ProviderKind.EC2 for n in stormy.nodes if n.interrupted)
+    assert m.boots > compute(calm, scaled, SimConfig()).boots  # lost VMs were replaced
+    restarted = [r for r in stormy.jobs if r.restarts]
+    assert all(r.end is not None and r.start is not None for r in restarted)
+    assert all(r.end - r.start == pytest.approx(r.job.runtime) for r in restarted)

@@ -1,0 +1,40 @@
+"""``elastic simulate`` as a user runs it: table, targets, JSON and PNG."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from elastic.cli import main
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def test_simulate_prints_the_table_and_writes_json_and_png(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        [
+            "simulate",
+            "--site",
+            str(REPO / "benchmarks/site-bench.yaml"),
+            "--workload",
+            "step",
+            "--hours",
+            "3",
+            "--policy",
+            "B1-local-only",
+            "--spot-interruptions-per-hour",
+            "2",
+            "--out",
+            str(out),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0
+    assert "| elastic |" in printed and "| B1-local-only |" in printed
+    assert "spot interruptions: elastic" in printed
+    assert "target MET" in printed or "target MISSED" in printed
+    result = json.loads(out.with_suffix(".json").read_text())
+    assert set(result["metrics"]) == {"elastic", "B1-local-only"}
+    assert result["metrics"]["elastic"]["interrupted_vms"] > 0
+    assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
