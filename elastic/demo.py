@@ -27,7 +27,7 @@ def _line(number: int, result: PassResult) -> str:
     where: Counter[str] = Counter()
     for node in observation.nodes:
         where["local" if node.provider is ProviderKind.LIBVIRT else "cloud"] += 1
-    kinds = Counter(a.kind for a in result.plan.actions)
+    kinds = Counter(a.kind for a in (*result.plan.actions, *result.followup))
     failed = sum(1 for r in result.results if not r.ok)
     acted = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing to do"
     return (

@@ -15,9 +15,9 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.libvirt
 @pytest.mark.ec2
-def test_demo_scales_the_embedded_site_up_local_first_then_cloud():
+def test_demo_scales_the_embedded_site_up_local_first_then_cloud_and_back_to_zero():
     done = subprocess.run(
-        [sys.executable, "-m", "elastic.cli", "-q", "demo", "--passes", "3", "--interval", "0.5"],
+        [sys.executable, "-m", "elastic.cli", "-q", "demo", "--passes", "60", "--interval", "0.5"],
         cwd=REPO,
         capture_output=True,
         text=True,
@@ -29,6 +29,9 @@ def test_demo_scales_the_embedded_site_up_local_first_then_cloud():
     assert first.endswith("8 boot")
     assert "nodes local  6 cloud  2" in second  # hv1 and hv2 full (3 atlas each), then EC2
     assert "unplaceable job 105" in done.stderr  # the 64-core job is reported, not dropped
+    # idle workers are drained and, empty, destroyed in the same pass; none is left
+    assert re.search(r"\d+ destroy, \d+ drain", done.stdout)
+    assert "demo done: 0 node(s) still live" in done.stdout
 
 
 def test_the_embedded_site_validates():
