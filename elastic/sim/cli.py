@@ -64,6 +64,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 "jobs": len(jobs),
                 "local_scale": args.local_scale,
                 "lower_bound_cost": comparison.lower_bound,
+                "fluid_bound_cost": comparison.fluid_bound,
                 "metrics": {k: m.as_dict() for k, m in comparison.metrics.items()},
                 "targets": [
                     {"target": t, "met": ok, "detail": d} for t, ok, d in comparison.targets

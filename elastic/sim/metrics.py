@@ -7,13 +7,11 @@ that leaves jobs unfinished reports how many.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from elastic.config import Site
 from elastic.model import ProviderKind
 from elastic.sim.engine import SimConfig, SimResult
-from elastic.sim.workload import SimJob
 
 CHURN_S = 600.0
 
@@ -117,42 +115,3 @@ def _time_to_capacity(result: SimResult, step_at: float | None) -> float | None:
     if not step:
         return None
     return percentile(step, 0.95) - step_at
-
-
-def lower_bound_cost(jobs: Sequence[SimJob], site: Site) -> float:
-    """Offline bound on the cloud spend of serving every job without queueing.
-
-    If every job started at its submission, VO v would run D_v(t) cores of jobs at
-    once, on workers of its own flavor (c_v cores): at least ceil(D_v(t) / c_v)
-    of them. Those worker cores above the local cores L must be in the cloud, so
-    the spend is at least the integral of max(0, sum_v c_v * ceil(D_v(t) / c_v) - L),
-    priced at the cheapest price per core the site lists, with jobs packed
-    perfectly into workers, no boot time and per-second billing. A policy that
-    lets jobs wait can spend less than this; one that spends more pays for idle,
-    boot time or fragmentation beyond whole workers.
-    """
-    if site.ec2 is None or not site.ec2.prices:
-        return 0.0
-    per_core_h = min(
-        site.ec2.prices[t] / site.vo(vo).flavor.cores
-        for vo, types in site.ec2.instance_types.items()
-        for t in types
-    )
-    flavor = {vo.name: vo.flavor.cores for vo in site.vos}
-    local = sum(h.cores - h.reserved_cores for h in site.local.hosts)
-    events = sorted(
-        [(j.submit, j.cores, j.vo) for j in jobs]
-        + [(j.submit + j.runtime, -j.cores, j.vo) for j in jobs]
-    )
-    level: dict[str, int] = defaultdict(int)
-    workers_cores = 0  # sum over VOs of c_v * ceil(D_v / c_v)
-    excess_core_s = 0.0
-    last = 0.0
-    for time, delta, vo in events:
-        excess_core_s += max(0, workers_cores - local) * (time - last)
-        cores = flavor[vo]
-        workers_cores -= cores * -(-level[vo] // cores)
-        level[vo] += delta
-        workers_cores += cores * -(-level[vo] // cores)
-        last = time
-    return excess_core_s / 3600 * per_core_h

@@ -9,10 +9,11 @@ import pytest
 from elastic.config import load_site
 from elastic.model import ProviderKind
 from elastic.sim.baselines import POLICIES
+from elastic.sim.bounds import fluid_bound_cost, overflow_bound_cost
 from elastic.sim.cluster import Cluster, JobRecord, SimNode
 from elastic.sim.compare import peak_demand_cores, run_all, scaled_site
 from elastic.sim.engine import SimConfig, SimResult, Simulation
-from elastic.sim.metrics import compute, lower_bound_cost, percentile
+from elastic.sim.metrics import compute, percentile
 from elastic.sim.workload import SCENARIOS, SimJob, from_swf, scenario
 
 REPO = Path(__file__).resolve().parents[3]
@@ -78,7 +79,7 @@ def test_swf_trace_and_demand_envelope(site):
     assert peak_demand_cores(two) == 8
 
 
-def test_lower_bound_is_the_excess_over_local_cores(site):
+def test_fluid_bound_is_the_excess_over_local_cores_in_whole_workers(site):
     jobs = [SimJob(i, "atlas", 8, 1, 0.0, 3600.0) for i in range(3)]
     one_host = site.model_copy(
         update={
@@ -88,12 +89,12 @@ def test_lower_bound_is_the_excess_over_local_cores(site):
         }
     )
     per_core_h = 0.34 / 8
-    assert lower_bound_cost(jobs, one_host) == pytest.approx(8 * per_core_h)
+    assert fluid_bound_cost(jobs, one_host) == pytest.approx(8 * per_core_h)
     # two VOs cannot share a worker: each 1-core job holds a whole 8-core worker
     split = [SimJob(0, "atlas", 1, 1, 0.0, 3600.0), SimJob(1, "cms", 1, 1, 0.0, 3600.0)]
     split += [SimJob(2, "atlas", 8, 1, 0.0, 3600.0)]
-    assert lower_bound_cost(split, one_host) == pytest.approx(8 * per_core_h)
-    assert lower_bound_cost(split[:2], one_host) == 0.0
+    assert fluid_bound_cost(split, one_host) == pytest.approx(8 * per_core_h)
+    assert fluid_bound_cost(split[:2], one_host) == 0.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 0.5) in {2.0, 3.0}
 
 
@@ -153,3 +154,37 @@ def test_spot_interruptions_requeue_jobs_and_the_planner_replaces_the_capacity(s
     restarted = [r for r in stormy.jobs if r.restarts]
     assert all(r.end is not None and r.start is not None for r in restarted)
     assert all(r.end - r.start == pytest.approx(r.job.runtime) for r in restarted)
+
+
+def _hosts(site, cores: int):
+    host = site.local.hosts[0].model_copy(update={"cores": cores})
+    return site.model_copy(update={"local": site.local.model_copy(update={"hosts": [host]})})
+
+
+def test_overflow_bound_charges_whole_runtimes_of_the_jobs_the_queue_order_overflows(site):
+    per_core_h = 0.34 / 8
+    one_host = _hosts(site, 16)
+    three = [SimJob(i, "atlas", 8, 1, 0.0, 3600.0) for i in range(3)]
+    # the third job in queue order cannot start within the wait: its whole hour is cloud
+    assert overflow_bound_cost(three, one_host, 120) == pytest.approx(8 * per_core_h)
+    # whereas the fluid bound charges only the excess while it lasts
+    short_first = [SimJob(0, "atlas", 8, 1, 0.0, 100.0), SimJob(1, "atlas", 8, 1, 0.0, 100.0)]
+    long_last = [*short_first, SimJob(2, "atlas", 8, 1, 0.0, 3600.0)]
+    # cores free at 100 s: within a 120 s wait the long job starts locally, within 60 s not
+    assert overflow_bound_cost(long_last, one_host, 120) == 0.0
+    assert overflow_bound_cost(long_last, one_host, 60) == pytest.approx(8 * per_core_h)
+    assert fluid_bound_cost(long_last, one_host) == pytest.approx(8 * 100 / 3600 * per_core_h)
+
+
+def test_overflow_bound_lets_a_job_start_in_a_gap_ahead_of_earlier_ones(site):
+    one_host = _hosts(site, 16)
+    jobs = [
+        SimJob(0, "atlas", 8, 1, 0.0, 100.0),  # half the host until 100 s
+        SimJob(1, "atlas", 16, 1, 0.0, 1000.0),  # the whole host from 100 s, within its wait
+        SimJob(2, "atlas", 8, 1, 10.0, 50.0),  # backfills the free half before 100 s
+        SimJob(3, "atlas", 8, 1, 10.0, 200.0),  # too long for that gap: cloud
+        SimJob(4, "atlas", 40, 1, 30.0, 10.0),  # wider than every local core: cloud
+    ]
+    per_core_h = 0.34 / 8
+    expected = (8 * 200 + 40 * 10) / 3600 * per_core_h
+    assert overflow_bound_cost(jobs, one_host, 120) == pytest.approx(expected)
