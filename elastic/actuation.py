@@ -134,7 +134,7 @@ class Actuator:
         self.ledger.event(
             self.now, "booting", f"VM {vm.instance_id} at {vm.location}", boot.node_id
         )
-        self.lrm.register_node(boot.node_id, boot.vo)
+        self.lrm.register_node(boot.node_id, boot.vo, cloud=boot.provider is ProviderKind.EC2)
         self.ledger.set_state(boot.node_id, NodeState.JOINING, self.now, "registered with the LRM")
 
     def _drain(self, drain: Drain) -> None:

@@ -69,13 +69,17 @@ class LRMAdapter(Protocol):
       one twice, or on a node already in that state, is not an error.
     - ``drain_node`` guarantees no new job starts on the node; running jobs go on.
     - ``remove_node`` is only called on a drained node with no running jobs.
+    - ``register_node(..., cloud=True)`` makes the node the LRM's last choice where the
+      LRM can be told (Slurm weight, SGE queue sequence number, PBS Pro node priority):
+      jobs then fill local workers first, and cloud workers fall idle, and are retired,
+      first.
     """
 
     name: str
 
     def snapshot(self) -> QueueSnapshot: ...
 
-    def register_node(self, hostname: str, vo: str) -> None: ...
+    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None: ...
 
     def drain_node(self, hostname: str, reason: str) -> None: ...
 

@@ -204,8 +204,11 @@ class HTCondorAdapter:
             raise LRMParseError(f"HTCondor query failed: {exc}") from exc
         return QueueSnapshot(tuple(jobs), tuple(nodes))
 
-    def register_node(self, hostname: str, vo: str) -> None:
-        """Nothing to do: the worker joins by its own configuration (see module doc)."""
+    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
+        """Nothing to do: the worker joins by its own configuration (see module doc).
+
+        HTCondor chooses slots in the negotiator; a site that wants local slots first
+        ranks them there (``NEGOTIATOR_PRE_JOB_RANK``), which no call here can set."""
 
     def drain_node(self, hostname: str, reason: str) -> None:
         if any(n.name == hostname for n in nodes_from_ads(self.query.startd_ads())):

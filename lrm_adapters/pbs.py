@@ -28,6 +28,10 @@ from lrm_adapters.pbs_parse import (
     parse_qstat_text,
 )
 
+#: PBS Pro node priority of cloud workers, below local ones (unset, read as 0) for a
+#: scheduler whose node_sort_key is "sort_priority HIGH"
+CLOUD_PRIORITY = -100
+
 
 class PbsAdapter:
     """LRMAdapter for Torque (``flavor=torque``) and OpenPBS / PBS Pro (``flavor=openpbs``)."""
@@ -63,7 +67,7 @@ class PbsAdapter:
             raise
         return True
 
-    def register_node(self, hostname: str, vo: str) -> None:
+    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
         host, group = checked_name(hostname), checked_name(vo)
         if not self._exists(host):
             self.runner.run(["qmgr", "-c", f"create node {host}"])
@@ -72,6 +76,8 @@ class PbsAdapter:
         else:
             directive = f"set node {host} properties = {group}"
         self.runner.run(["qmgr", "-c", directive])
+        if cloud and self.flavor == "openpbs":  # with node_sort_key "sort_priority HIGH"
+            self.runner.run(["qmgr", "-c", f"set node {host} priority = {CLOUD_PRIORITY}"])
 
     def drain_node(self, hostname: str, reason: str) -> None:
         host = checked_name(hostname)

@@ -144,7 +144,9 @@ class ReplayAdapter:
     def _host_for(self, state: dict[str, Any], free: dict[str, int], job: Job) -> str | None:
         if not job.runnable:
             return None
-        for name, node in state["nodes"].items():
+        # local workers first, as a site tells its LRM (register_node's ``cloud``)
+        nodes = sorted(state["nodes"].items(), key=lambda item: bool(item[1].get("cloud")))
+        for name, node in nodes:
             if node["vo"] == job.vo and not node["draining"] and free[name] >= job.cores:
                 return str(name)
         return None
@@ -173,13 +175,19 @@ class ReplayAdapter:
             mutate(state)
             self._save_state(state)
 
-    def register_node(self, hostname: str, vo: str) -> None:
+    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
         flavor = self.vos[vo].flavor
 
         def add(state: dict[str, Any]) -> None:
             state["nodes"].setdefault(
                 hostname,
-                {"vo": vo, "cores": flavor.cores, "memory_mb": flavor.memory_mb, "draining": False},
+                {
+                    "vo": vo,
+                    "cores": flavor.cores,
+                    "memory_mb": flavor.memory_mb,
+                    "draining": False,
+                    "cloud": cloud,
+                },
             )
 
         self._change(add)

@@ -49,6 +49,10 @@ def unix_group(user: str) -> str | None:
         return None
 
 
+#: queue sequence number of cloud workers' queue instances (local ones keep the queue's)
+CLOUD_SEQ_NO = "100"
+
+
 class SgeAdapter:
     """LRMAdapter for Son of Grid Engine 8 / SGE 6.2 / UGE."""
 
@@ -102,11 +106,15 @@ class SgeAdapter:
             path.write_text(content, encoding="utf-8")
             self.runner.run(["qconf", option, str(path)])
 
-    def register_node(self, hostname: str, vo: str) -> None:
+    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
         host = checked_name(hostname)
         group = f"@{checked_name(vo)}"
         with self._config:
             self._register(host, group)
+            if cloud:  # sorted last when the scheduler's queue_sort_method is seqno
+                self.runner.run(
+                    ["qconf", "-mattr", "queue", "seq_no", CLOUD_SEQ_NO, f"{self.queue}@{host}"]
+                )
 
     def _register(self, host: str, group: str) -> None:
         if host not in self._listing("-sh"):
@@ -148,6 +156,8 @@ class SgeAdapter:
             self._remove(host)
 
     def _remove(self, host: str) -> None:
+        if f"[{host}=" in self.runner.run(["qconf", "-sq", self.queue]):
+            self.runner.run(["qconf", "-purge", "queue", "seq_no", f"{self.queue}@{host}"])
         for group in sorted(self._listing("-shgrpl")):
             if host in self._hostgroup_members(group):
                 self.runner.run(["qconf", "-dattr", "hostgroup", "hostlist", host, group])

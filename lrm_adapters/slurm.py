@@ -9,7 +9,8 @@ Two ways for workers to join (``lrm.options.join``), documented in docs/slurm.md
 
 - ``dynamic`` (default): elastic decides, boots, and registers each worker as a
   dynamic node, ``scontrol create nodename=<id> cpus=… realmemory=… feature=<vo>
-  state=FUTURE``; the worker's slurmd (started by cloud-init with ``-Z``)
+  weight=… state=FUTURE`` (cloud workers weigh more, so Slurm fills local ones
+  first and cloud ones fall idle first); the worker's slurmd (started by cloud-init with ``-Z``)
   brings it up. Drain is ``scontrol update … state=drain``; removal is
   ``scontrol delete nodename=<id>``.
 - ``power_save``: the nodes are ``State=CLOUD`` lines in slurm.conf and Slurm
@@ -35,6 +36,8 @@ from lrm_adapters.slurm_parse import parse_sinfo_json, parse_squeue_json
 from lrm_adapters.slurm_text import parse_scontrol_jobs, parse_scontrol_nodes
 
 NO_JSON = ("unrecognized option", "invalid option", "json")
+#: Slurm allocates the lowest-weight nodes first (1 is its default)
+LOCAL_WEIGHT, CLOUD_WEIGHT = 1, 100
 
 
 class SlurmAdapter:
@@ -84,7 +87,7 @@ class SlurmAdapter:
             raise
         return True
 
-    def register_node(self, hostname: str, vo: str) -> None:
+    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
         name = checked_name(hostname)
         if self.join == "power_save" or self._exists(name):
             return
@@ -97,6 +100,7 @@ class SlurmAdapter:
                 f"cpus={flavor.cores}",
                 f"realmemory={flavor.memory_mb}",
                 f"feature={checked_name(vo)}",
+                f"weight={CLOUD_WEIGHT if cloud else LOCAL_WEIGHT}",
                 "state=FUTURE",
             ]
         )

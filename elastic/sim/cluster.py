@@ -6,6 +6,9 @@ EASY backfill: the first waiting job of a VO that does not fit gets a
 reservation on the node where it could start earliest (given the running jobs'
 end times, which the model knows exactly); later jobs may start ahead of it on
 any other node, or on that node only if they end before the reservation.
+A job that fits several nodes goes to a local one before a cloud one, then to
+the fullest: elastic registers cloud workers as the LRM's last choice (Slurm
+weight, SGE sequence number, PBS priority), so that they fall idle first.
 """
 
 from __future__ import annotations
@@ -126,7 +129,7 @@ class Cluster:
                 node, shadow = reserved
                 fits = [n for n in fits if n is not node or now + job.runtime <= shadow]
             if fits:
-                target = min(fits, key=lambda n: n.free_cores)
+                target = min(fits, key=lambda n: (n.provider is ProviderKind.EC2, n.free_cores))
                 target.start(job, now)
                 record = self.records[job.id]
                 record.start, record.node = now, target.id

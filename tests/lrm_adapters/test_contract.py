@@ -167,3 +167,43 @@ def test_a_failing_lrm_raises_lrm_error(name, tmp_path):
     adapter, _ = make(name, tmp_path, fail=True)
     with pytest.raises(LRMError):
         adapter.snapshot()
+
+
+@pytest.mark.parametrize(
+    ("commanding", "cloud_command"),
+    [
+        ("sge", ["qconf", "-mattr", "queue", "seq_no", "100", "all.q@t-atlas-00002"]),
+        ("openpbs", ["qmgr", "-c", "set node t-atlas-00002 priority = -100"]),
+    ],
+)
+def test_cloud_workers_are_made_the_lrms_last_choice(commanding, cloud_command, tmp_path):
+    adapter, runner = make(commanding, tmp_path)
+    adapter.register_node("t-atlas-00001", "atlas")
+    assert not any(argv[:3] == cloud_command[:3] for argv in runner.calls)
+    adapter.register_node("t-atlas-00002", "atlas", cloud=True)
+    assert cloud_command in [list(argv) for argv in runner.calls]
+
+
+class NoNodesYet(RecordedRunner):
+    def run(self, argv: Sequence[str], **kw: Any) -> str:
+        if list(argv[:3]) == ["scontrol", "--future", "show"]:
+            self.calls.append(argv)
+            raise LRMError("failed", argv, 1, f"Node {argv[-1]} not found")
+        return super().run(argv, **kw)
+
+
+def test_slurm_dynamic_nodes_weigh_by_provider():
+    runner = NoNodesYet({})
+    adapter = SlurmAdapter(runner, VOS)  # type: ignore[arg-type]
+    adapter.register_node("t-atlas-00001", "atlas")
+    adapter.register_node("t-atlas-00002", "atlas", cloud=True)
+    creates = [list(argv) for argv in runner.calls if argv[:2] == ["scontrol", "create"]]
+    assert [a for c in creates for a in c if a.startswith("weight=")] == ["weight=1", "weight=100"]
+
+
+def test_replay_lrm_fills_local_workers_before_cloud_ones(tmp_path):
+    adapter, _ = make("replay", tmp_path)
+    adapter.register_node("cloud-1", "atlas", cloud=True)
+    adapter.register_node("local-1", "atlas")
+    running = {n.name: n.running_jobs for n in adapter.snapshot().nodes}
+    assert running == {"local-1": 2, "cloud-1": 1}  # three 2-core jobs, 4-core workers

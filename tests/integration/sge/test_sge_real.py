@@ -80,6 +80,17 @@ def test_concurrent_registrations_of_a_new_vo_all_land(sge):
     assert "@racevo" not in members(sge, ["qconf", "-shgrpl"])
 
 
+def test_a_cloud_worker_is_the_schedulers_last_choice_until_removed(sge):
+    host = "elastic-w7"
+    try:
+        sge.register_node(host, "atlas", cloud=True)
+        assert f"[{host}=100]" in sge.runner.run(["qconf", "-sq", "all.q"])
+        assert "queue_sort_method                 seqno" in sge.runner.run(["qconf", "-ssconf"])
+    finally:
+        sge.remove_node(host)
+    assert host not in sge.runner.run(["qconf", "-sq", "all.q"])
+
+
 def test_a_job_runs_on_the_real_execd_and_the_probe_succeeds(sge, drmaa, sge_env):
     result = drmaa.probe(sge_env["SGE_HOST"])
     assert result.returncode == 0, result.stdout + result.stderr

@@ -108,6 +108,7 @@ def test_dynamic_register_drain_remove_are_real_and_idempotent(slurm, slurm_env)
             slurm.register_node(name, "atlas")
         text = slurm.runner.run(show)
         assert "AvailableFeatures=atlas" in text and "CPUTot=2" in text
+        assert "Weight=1 " in text  # a local worker: Slurm's first choice
         for _ in range(2):
             slurm.drain_node(name, "idle 600 s >= 600 s")
         assert "DRAIN" in slurm.runner.run(show)
@@ -116,6 +117,16 @@ def test_dynamic_register_drain_remove_are_real_and_idempotent(slurm, slurm_env)
             slurm.remove_node(name)
     with pytest.raises(LRMError, match="not found"):
         slurm.runner.run(show)
+
+
+def test_a_cloud_worker_weighs_more_than_a_local_one(slurm):
+    name = "t-atlas-00043"
+    try:
+        slurm.register_node(name, "atlas", cloud=True)
+        text = slurm.runner.run(["scontrol", "--future", "show", "node", name])
+        assert "Weight=100 " in text
+    finally:
+        slurm.remove_node(name)
 
 
 def test_unreachable_slurmctld_is_an_lrm_error_within_the_timeout(tmp_path, slurm_env):
