@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -68,12 +68,12 @@ class PassResult:
         return bool(self.errors) or any(not r.ok for r in self.results)
 
 
-def _call(pool: ThreadPoolExecutor, fn: Callable[[], T], timeout: float, what: str) -> T | str:
-    future = pool.submit(fn)
+def _outcome(future: Future[T], deadline: float, limit: float, what: str) -> T | str:
+    """The future's value by ``deadline`` (monotonic), or why not, as text."""
     try:
-        return future.result(timeout=timeout)
+        return future.result(timeout=max(0.0, deadline - time.monotonic()))
     except FutureTimeout:
-        return f"{what}: no answer within {timeout:g} s"
+        return f"{what}: no answer within {limit:g} s"
     except Exception as exc:  # a failed observation is a value, not the end of the pass
         return f"{what}: {exc}"
 
@@ -89,15 +89,22 @@ class Engine:
     #: runs a probe job on a newly joined node of a VO with ``probe: true``; True if it ran
     probe: Callable[[str], bool] | None = None
 
-    def observe(self) -> Observed:
+    def observe(self, known: Mapping[ProviderKind, Inventory | None] | None = None) -> Observed:
+        """Read the LRM and every provider; with ``known`` inventories, the LRM only."""
         timeout = self.site.lrm.timeout_s + 5.0
         errors: list[str] = []
         pool = ThreadPoolExecutor(max_workers=1 + len(self.providers))
         try:
-            snapshot = _call(pool, self.lrm.snapshot, timeout, f"LRM {self.lrm.name}")
-            inventories: dict[ProviderKind, Inventory | None] = {}
-            for kind, provider in self.providers.items():
-                got = _call(pool, provider.inventory, timeout, f"provider {kind}")
+            deadline = time.monotonic() + timeout  # all sources are asked at once
+            lrm = pool.submit(self.lrm.snapshot)
+            asked = {
+                kind: pool.submit(provider.inventory)
+                for kind, provider in (self.providers.items() if known is None else ())
+            }
+            snapshot = _outcome(lrm, deadline, timeout, f"LRM {self.lrm.name}")
+            inventories: dict[ProviderKind, Inventory | None] = dict(known or {})
+            for kind, future in asked.items():
+                got = _outcome(future, deadline, timeout, f"provider {kind}")
                 inventories[kind] = got if isinstance(got, Inventory) else None
                 if isinstance(got, str):
                     errors.append(got)
@@ -145,8 +152,10 @@ class Engine:
         )
         return replace(result, corrections=tuple(corrections), workers=workers)
 
-    def prepare(self, now: float) -> tuple[Observation, Observed, Reconciliation]:
-        observed = self.observe()
+    def prepare(
+        self, now: float, known: Mapping[ProviderKind, Inventory | None] | None = None
+    ) -> tuple[Observation, Observed, Reconciliation]:
+        observed = self.observe(known)
         records = self.ledger.nodes()
         prices = self.site.ec2.prices if self.site.ec2 else {}
         result = self._probe_joined(
@@ -188,13 +197,15 @@ class Engine:
         result.results = actuator.run(decided.actions)
         drained = {r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"}
         if drained:
-            result.followup, more = self._destroy_drained(drained)
+            result.followup, more = self._destroy_drained(drained, observed.inventories)
             result.results += more
         failed = sum(1 for r in result.results if not r.ok)
         self.ledger.event(now, "pass", f"{len(result.results)} action(s), {failed} failed", None)
         return result
 
-    def _destroy_drained(self, drained: set[str]) -> tuple[tuple[Destroy, ...], list[ActionResult]]:
+    def _destroy_drained(
+        self, drained: set[str], inventories: Mapping[ProviderKind, Inventory | None]
+    ) -> tuple[tuple[Destroy, ...], list[ActionResult]]:
         """Destroy, in the same pass, the nodes just drained that the LRM now shows empty.
 
         A drain only stops new work; the LRM is read again after it, and only a
@@ -202,10 +213,10 @@ class Engine:
         as any other pass (``retirement.plan_destroys``), so a job dispatched
         between the observation and the drain keeps its node. Without this a
         retired cloud VM is billed one more pass interval: minutes for a site on
-        cron.
+        cron. Only the LRM is read again: a drain changes nothing the providers show.
         """
         now = self.clock()
-        observation, observed, reconciled = self.prepare(now)
+        observation, observed, reconciled = self.prepare(now, inventories)
         self._apply(reconciled, now)
         if not observation.lrm_ok:
             log.warning("drained nodes are destroyed next pass: %s", "; ".join(observed.errors))

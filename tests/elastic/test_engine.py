@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -217,3 +219,24 @@ def test_a_probing_vo_node_is_ready_only_after_its_probe_job_ran(tmp_path):
     clock.now += 10
     engine.run_pass()
     assert engine.ledger.get(node.id).state is NodeState.READY and len(probes) == 2
+
+
+def test_sources_are_asked_at_once_so_hangs_cost_one_timeout_not_one_each(world):
+    engine, _, providers, _ = world
+    release = threading.Event()
+    engine.site = engine.site.model_copy(
+        update={"lrm": engine.site.lrm.model_copy(update={"timeout_s": 0.5})}
+    )
+    engine.lrm.snapshot = lambda: release.wait(30)  # type: ignore[method-assign]
+    for provider in providers.values():
+        provider.inventory = lambda: release.wait(30)  # type: ignore[method-assign]
+    started = time.monotonic()
+    try:
+        observed = engine.observe()
+    finally:
+        release.set()
+    elapsed = time.monotonic() - started
+    assert 5.5 <= elapsed < 8  # one timeout (0.5 s + 5 s grace) for all three, not three
+    assert observed.snapshot is None and set(observed.inventories.values()) == {None}
+    assert len(observed.errors) == 3
+    assert all("no answer within 5.5 s" in e for e in observed.errors)
