@@ -178,7 +178,11 @@ def _hold_cloud_demand(
     if delay <= 0 and not freeing:
         return
     aged = compute_demand(
-        (j for j in observation.jobs if j.submit_time is None or now - j.submit_time >= delay),
+        (
+            j
+            for j in observation.jobs
+            if delay <= 0 or j.submit_time is None or now - j.submit_time >= delay
+        ),
         site,
     )
     for vo in site.vos:
