@@ -21,7 +21,7 @@ from elastic.sim.compare import run_all, scaled_site, table
 from elastic.sim.engine import SimConfig, Simulation
 from elastic.sim.metrics import compute
 from elastic.sim.plot import plot
-from elastic.sim.workload import SCENARIOS, SimJob, from_swf, scenario
+from elastic.sim.workload import SCENARIOS, SimJob, from_swf, placeable, scenario
 
 REPO = Path(__file__).resolve().parent.parent
 TRACE = REPO / "benchmarks/traces/NASA-iPSC-1993-3.1-cln.swf.gz"
@@ -52,7 +52,7 @@ def main() -> int:
             run_site = site.model_copy(update={"vos": vos})
         if name == "nasa-ipsc-1993":
             every = from_swf(TRACE, run_site.vos)
-            jobs = [j for j in every if j.cores <= TRACE_FLAVOR_CORES]
+            jobs, _ = placeable(every, run_site.vos)
             note = (
                 f"{len(every)} jobs in the trace; {len(every) - len(jobs)} wider than the "
                 f"{TRACE_FLAVOR_CORES}-core worker flavor are left out (unplaceable)"

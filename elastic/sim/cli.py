@@ -17,7 +17,7 @@ from elastic.sim.baselines import POLICIES
 from elastic.sim.compare import run_all, scaled_site, table
 from elastic.sim.engine import SimConfig
 from elastic.sim.plot import plot
-from elastic.sim.workload import SCENARIOS, from_swf, scenario
+from elastic.sim.workload import SCENARIOS, from_swf, placeable, scenario
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -27,6 +27,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         jobs = scenario(args.workload, vo_names, seed=args.seed, hours=args.hours)
     else:
         jobs = from_swf(Path(args.workload), site.vos, limit=args.limit)
+    jobs, left_out = placeable(jobs, site.vos)
+    if left_out:
+        print(f"{left_out} job(s) larger than their VO's worker flavor are left out (unplaceable)")
+    if not jobs:
+        print("no job of this workload fits a worker of its VO: nothing to simulate")
+        return 1
     scaled = scaled_site(site, jobs, args.local_scale)
     policies = args.policy or list(POLICIES)
     if "elastic" not in policies:

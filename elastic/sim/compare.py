@@ -88,13 +88,25 @@ def run_all(
 
 
 def check_targets(m: dict[str, Metrics], bound: float) -> list[tuple[str, bool, str]]:
+    """The targets, each met or not, with its figures. A run in which elastic left jobs
+    unfinished, or finished none, is not comparable: every target is then missed."""
     if "elastic" not in m:
         return []
+    e = m["elastic"]
+    checks = _targets(m, bound)
+    if e.jobs == 0 or e.unfinished:
+        why = "no jobs" if e.jobs == 0 else f"elastic left {e.unfinished} job(s) unfinished"
+        return [(label, False, f"{detail}; not comparable: {why}") for label, _, detail in checks]
+    return checks
+
+
+def _targets(m: dict[str, Metrics], bound: float) -> list[tuple[str, bool, str]]:
     e = m["elastic"]
     out: list[tuple[str, bool, str]] = []
     if "B4-starcluster" in m:
         b4 = m["B4-starcluster"]
         ok = e.p95_wait_s <= 0.7 * b4.p95_wait_s and e.cloud_cost <= b4.cloud_cost + 1e-9
+        ok = ok and not b4.unfinished  # a baseline that did not finish is no yardstick
         out.append(
             (
                 "p95 wait ≥30 % below B4 at ≤ cost",
@@ -106,6 +118,7 @@ def check_targets(m: dict[str, Metrics], bound: float) -> list[tuple[str, bool, 
     if "B2-always-cloud" in m:
         b2 = m["B2-always-cloud"]
         ok = e.cloud_cost <= 0.5 * b2.cloud_cost and e.awrt_s <= 1.1 * b2.awrt_s
+        ok = ok and not b2.unfinished
         out.append(
             (
                 "cost ≥50 % below B2, AWRT within 10 %",

@@ -105,3 +105,16 @@ def from_swf(path: Path, vos: Sequence[VoConfig], limit: int | None = None) -> l
         SimJob(i, vo, cores, cores * 1000, submit, runtime, walltime)
         for i, (vo, cores, submit, runtime, walltime) in enumerate(jobs)
     ]
+
+
+def placeable(jobs: Sequence[SimJob], vos: Sequence[VoConfig]) -> tuple[list[SimJob], int]:
+    """The jobs a worker of their VO's flavor can hold, and how many cannot.
+
+    The planner reports the others as unplaceable and no policy could run them;
+    left in, they would sit in the queue for the whole run and skew every figure.
+    """
+    flavor = {vo.name: vo.flavor for vo in vos}
+    kept = [
+        j for j in jobs if j.cores <= flavor[j.vo].cores and j.memory_mb <= flavor[j.vo].memory_mb
+    ]
+    return kept, len(jobs) - len(kept)

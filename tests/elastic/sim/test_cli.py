@@ -38,3 +38,22 @@ def test_simulate_prints_the_table_and_writes_json_and_png(tmp_path, capsys):
     assert set(result["metrics"]) == {"elastic", "B1-local-only"}
     assert result["metrics"]["elastic"]["interrupted_vms"] > 0
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_says_so_when_no_job_fits_a_worker(tmp_path, capsys):
+    code = main(
+        [
+            "simulate",
+            "--site",
+            str(REPO / "benchmarks/site-bench.yaml"),
+            "--workload",
+            str(REPO / "tests/fixtures/swf/gridsim_LANL-O2K_excerpt.swf"),
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 1
+    assert "10 job(s) larger than their VO's worker flavor are left out" in printed
+    assert "nothing to simulate" in printed
+    assert not (tmp_path / "run.json").exists()

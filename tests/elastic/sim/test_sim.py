@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,10 @@ from elastic.model import ProviderKind
 from elastic.sim.baselines import POLICIES
 from elastic.sim.bounds import fluid_bound_cost, overflow_bound_cost
 from elastic.sim.cluster import Cluster, JobRecord, SimNode
-from elastic.sim.compare import peak_demand_cores, run_all, scaled_site
+from elastic.sim.compare import check_targets, peak_demand_cores, run_all, scaled_site
 from elastic.sim.engine import SimConfig, SimResult, Simulation
 from elastic.sim.metrics import compute, percentile
-from elastic.sim.workload import SCENARIOS, SimJob, from_swf, scenario
+from elastic.sim.workload import SCENARIOS, SimJob, from_swf, placeable, scenario
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -188,3 +189,20 @@ def test_overflow_bound_lets_a_job_start_in_a_gap_ahead_of_earlier_ones(site):
     per_core_h = 0.34 / 8
     expected = (8 * 200 + 40 * 10) / 3600 * per_core_h
     assert overflow_bound_cost(jobs, one_host, 120) == pytest.approx(expected)
+
+
+def test_jobs_wider_than_their_vos_worker_are_left_out_up_front(site):
+    jobs = from_swf(REPO / "tests/fixtures/swf/gridsim_LANL-O2K_excerpt.swf", site.vos)
+    kept, left_out = placeable(jobs, site.vos)  # 8-core workers; the excerpt asks 16 and up
+    assert (kept, left_out) == ([], 10)
+    fits = [SimJob(0, "atlas", 8, 16000, 0.0, 1.0), SimJob(1, "atlas", 8, 16001, 0.0, 1.0)]
+    assert placeable(fits, site.vos) == ([fits[0]], 1)
+
+
+def test_a_run_that_leaves_jobs_unfinished_meets_no_target(site):
+    jobs = scenario("step", [v.name for v in site.vos], hours=2)
+    comparison = run_all(scaled_site(site, jobs, 0.75), jobs, SimConfig(), ["elastic"])
+    stuck = replace(comparison.metrics["elastic"], unfinished=3)
+    checks = check_targets({"elastic": stuck}, comparison.lower_bound)
+    assert checks and not any(ok for _, ok, _ in checks)
+    assert all("elastic left 3 job(s) unfinished" in detail for _, _, detail in checks)
