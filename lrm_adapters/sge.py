@@ -1,7 +1,7 @@
 """Son of Grid Engine (and other Grid Engines): observe the queue, join and retire hosts.
 
 Layer: adapter I/O, every command through ``CommandRunner`` (argument lists, a
-timeout). Observation is two commands: ``qstat -f -u '*' -r -ext -xml`` (queue
+timeout). Observation is two commands: ``qstat -f -u '*' -r -ext -urg -xml`` (queue
 instance states, running jobs, pending jobs with project and requests) and
 ``qhost -xml`` (host sizes; a load of ``-`` means the execd is silent).
 
@@ -70,7 +70,9 @@ class SgeAdapter:
         self._config = threading.Lock()
 
     def snapshot(self) -> QueueSnapshot:
-        qstat = parse_qstat_xml(self.runner.run(["qstat", "-f", "-u", "*", "-r", "-ext", "-xml"]))
+        # -ext for projects; -urg because -ext alone drops the submission and start times
+        argv = ["qstat", "-f", "-u", "*", "-r", "-ext", "-urg", "-xml"]
+        qstat = parse_qstat_xml(self.runner.run(argv))
         hosts = parse_qhost_xml(self.runner.run(["qhost", "-xml"]))
         groups = self._groups([j for j in qstat.jobs if not j.running])
         jobs = []

@@ -1,6 +1,6 @@
 """Son of Grid Engine XML output to model objects: pure, streaming parsers.
 
-Layer: pure parsing. ``qstat -f -u '*' -r -ext -xml`` gives queue instances (with
+Layer: pure parsing. ``qstat -f -u '*' -r -ext -urg -xml`` gives queue instances (with
 their state letters and the jobs running in them) and the pending list;
 ``qhost -xml`` gives each host's size and whether its execd reports (a load of
 ``-`` means down). Both are streamed (expat callbacks for qstat, ``iterparse``
@@ -163,7 +163,7 @@ class _QstatReader:
 
 
 def parse_qstat_xml(data: bytes | str) -> QstatResult:
-    """Jobs (pending and running) and queue instances from ``qstat [-f] -r -ext -xml``."""
+    """Jobs (pending and running) and queue instances from ``qstat [-f] -r -ext -urg -xml``."""
     raw = data.encode() if isinstance(data, str) else data
     reader = _QstatReader()
     parser = expat.ParserCreate()

@@ -12,6 +12,7 @@ from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
 from lrm_adapters.sge import SgeAdapter
 from tests.factories import make_site
+from tests.integration.conftest import wait_for
 
 pytestmark = pytest.mark.sge
 #: Jobs aimed at a host that does not exist yet stay pending: the autoscaler's case.
@@ -95,6 +96,28 @@ def test_a_job_runs_on_the_real_execd_and_the_probe_succeeds(sge, drmaa, sge_env
     result = drmaa.probe(sge_env["SGE_HOST"])
     assert result.returncode == 0, result.stdout + result.stderr
     assert "ran on" in result.stdout
+
+
+def test_running_jobs_carry_start_walltime_and_submission_from_real_qstat(sge, drmaa, sge_env):
+    """What the planner's walltime rule reads (times in the qmaster's local format)."""
+    before = time.time()
+    (job_id,) = drmaa.submit(
+        "/bin/sleep", "60", native=f"-P atlas -l h_rt=120 -l h={sge_env['SGE_HOST']}"
+    )
+
+    def running() -> bool:
+        return any(j.id == job_id and j.running for j in sge.snapshot().jobs)
+
+    wait_for(running, 60, "the job to start on the real execd")
+    (waiting_id,) = drmaa.submit("/bin/sleep", "1", native=f"-P atlas {NOWHERE}")
+    jobs = {j.id: j for j in sge.snapshot().jobs}
+    job, waiting = jobs[job_id], jobs[waiting_id]
+    assert job.walltime_s == 120 and job.vo == "atlas"
+    # SGE stamps whole seconds (qstat prints the start of a running job and the
+    # submission of a pending one): allow the truncation
+    assert job.start_time is not None and before - 1 <= job.start_time <= time.time() + 1
+    assert waiting.submit_time is not None and job.start_time - 1 <= waiting.submit_time
+    assert waiting.submit_time <= time.time() + 1
 
 
 def test_unreachable_qmaster_is_an_lrm_error_with_command_and_stderr(sge_env):
