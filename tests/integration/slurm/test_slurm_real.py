@@ -40,6 +40,7 @@ def scancel(env: dict[str, str], *ids: str) -> None:
 
 
 def test_jobs_show_up_as_demand_and_held_jobs_do_not(slurm, slurm_env):
+    before = time.time()
     big = sbatch(
         slurm_env,
         "-p",
@@ -96,6 +97,8 @@ def test_jobs_show_up_as_demand_and_held_jobs_do_not(slurm, slurm_env):
         assert jobs[big].runnable is False and jobs[big].reason == "BeginTime"
         assert (jobs[array].vo, jobs[array].count, jobs[array].runnable) == ("cms", 30, False)
         assert jobs[pending].vo == "cms" and jobs[pending].memory_mb == 200
+        submitted = jobs[pending].submit_time  # read by cloud_burst_after_s
+        assert submitted is not None and before - 1 <= submitted <= time.time() + 1
     finally:
         scancel(slurm_env, big, array, pending)
 
