@@ -57,6 +57,11 @@ def _fits(room: HostRoom, node: WorkerNode, vo: VoConfig) -> bool:
     )
 
 
+def _free_room_for(vo: VoConfig, rooms: Iterable[HostRoom]) -> bool:
+    flavor = vo.flavor
+    return any(r.cores_free >= flavor.cores and r.memory_mb_free >= flavor.memory_mb for r in rooms)
+
+
 def reclaim_idle(
     site: Site,
     nodes: Mapping[str, Sequence[WorkerNode]],
@@ -93,7 +98,10 @@ def reclaim_idle(
             (
                 vo
                 for vo in site.vos
-                if vo.name != node.vo and wants_left.get(vo.name, 0) > 0 and vo.image.libvirt
+                if vo.name != node.vo
+                and wants_left.get(vo.name, 0) > 0
+                and vo.image.libvirt
+                and not _free_room_for(vo, room_of.values())  # else it waits for boot budget
             ),
             key=lambda vo: held_cores.get(vo.name, 0.0) / vo.share,
         )

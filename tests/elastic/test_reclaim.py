@@ -69,3 +69,12 @@ def test_idle_cloud_workers_are_not_reclaimed_for_local_room():
     ]
     p = plan(observe(jobs("atlas", 1), cloud), make_site(), NOW)
     assert drained(p) == []
+
+
+def test_wants_held_back_by_the_boot_budget_reclaim_nothing():
+    half_free = Host("hv1", 16, 64000, 8, 48000)  # room for two more workers
+    site = make_site(policy={"max_boots_per_pass": 1})
+    obs = Observation(jobs=tuple(jobs("atlas", 3)), nodes=tuple(idle_cms(2)), hosts=(half_free,))
+    p = plan(obs, site, NOW)
+    assert [b.provider for b in p.boots] == [ProviderKind.LIBVIRT]
+    assert drained(p) == []
