@@ -89,20 +89,17 @@ class Engine:
     #: runs a probe job on a newly joined node of a VO with ``probe: true``; True if it ran
     probe: Callable[[str], bool] | None = None
 
-    def observe(self, known: Mapping[ProviderKind, Inventory | None] | None = None) -> Observed:
-        """Read the LRM and every provider; with ``known`` inventories, the LRM only."""
+    def observe(self) -> Observed:
+        """Read the LRM and every provider, all at once, within one deadline."""
         timeout = self.site.lrm.timeout_s + 5.0
         errors: list[str] = []
         pool = ThreadPoolExecutor(max_workers=1 + len(self.providers))
         try:
             deadline = time.monotonic() + timeout  # all sources are asked at once
             lrm = pool.submit(self.lrm.snapshot)
-            asked = {
-                kind: pool.submit(provider.inventory)
-                for kind, provider in (self.providers.items() if known is None else ())
-            }
+            asked = {kind: pool.submit(p.inventory) for kind, p in self.providers.items()}
             snapshot = _outcome(lrm, deadline, timeout, f"LRM {self.lrm.name}")
-            inventories: dict[ProviderKind, Inventory | None] = dict(known or {})
+            inventories: dict[ProviderKind, Inventory | None] = {}
             for kind, future in asked.items():
                 got = _outcome(future, deadline, timeout, f"provider {kind}")
                 inventories[kind] = got if isinstance(got, Inventory) else None
@@ -152,10 +149,8 @@ class Engine:
         )
         return replace(result, corrections=tuple(corrections), workers=workers)
 
-    def prepare(
-        self, now: float, known: Mapping[ProviderKind, Inventory | None] | None = None
-    ) -> tuple[Observation, Observed, Reconciliation]:
-        observed = self.observe(known)
+    def prepare(self, now: float) -> tuple[Observation, Observed, Reconciliation]:
+        observed = self.observe()
         records = self.ledger.nodes()
         prices = self.site.ec2.prices if self.site.ec2 else {}
         result = self._probe_joined(
@@ -197,15 +192,13 @@ class Engine:
         result.results = actuator.run(decided.actions)
         drained = {r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"}
         if drained:
-            result.followup, more = self._destroy_drained(drained, observed.inventories)
+            result.followup, more = self._destroy_drained(drained)
             result.results += more
         failed = sum(1 for r in result.results if not r.ok)
         self.ledger.event(now, "pass", f"{len(result.results)} action(s), {failed} failed", None)
         return result
 
-    def _destroy_drained(
-        self, drained: set[str], inventories: Mapping[ProviderKind, Inventory | None]
-    ) -> tuple[tuple[Destroy, ...], list[ActionResult]]:
+    def _destroy_drained(self, drained: set[str]) -> tuple[tuple[Destroy, ...], list[ActionResult]]:
         """Destroy, in the same pass, the nodes just drained that the LRM now shows empty.
 
         A drain only stops new work; the LRM is read again after it, and only a
@@ -213,10 +206,12 @@ class Engine:
         as any other pass (``retirement.plan_destroys``), so a job dispatched
         between the observation and the drain keeps its node. Without this a
         retired cloud VM is billed one more pass interval: minutes for a site on
-        cron. Only the LRM is read again: a drain changes nothing the providers show.
+        cron. The providers are read again too: this pass's boots are not in the
+        first inventories, and reconciling against those would take them for
+        vanished VMs.
         """
         now = self.clock()
-        observation, observed, reconciled = self.prepare(now, inventories)
+        observation, observed, reconciled = self.prepare(now)
         self._apply(reconciled, now)
         if not observation.lrm_ok:
             log.warning("drained nodes are destroyed next pass: %s", "; ".join(observed.errors))

@@ -240,3 +240,37 @@ def test_sources_are_asked_at_once_so_hangs_cost_one_timeout_not_one_each(world)
     assert observed.snapshot is None and set(observed.inventories.values()) == {None}
     assert len(observed.errors) == 3
     assert all("no answer within 5.5 s" in e for e in observed.errors)
+
+
+def test_nodes_booted_in_a_pass_that_also_drains_are_not_taken_for_vanished(tmp_path):
+    workload = tmp_path / "jobs.yaml"
+    workload.write_text(
+        yaml.safe_dump(
+            {
+                "jobs": [
+                    {"id": "a", "project": "atlas", "cores": 4, "count": 6, "runtime_s": 100},
+                    {"id": "c", "project": "cms", "cores": 4, "count": 6, "submit_s": 400},
+                ]
+            }
+        )
+    )
+    site = make_site(site={"name": "t", "state": str(tmp_path / "ledger.db")})
+    clock = Clock()
+    lrm = ReplayAdapter(workload, tmp_path / "replay.json", site.vos, clock=clock)
+    providers = fake_providers(site)
+    ledger = Ledger.open(site.state_path())
+    engine = Engine(site, ledger, lrm, providers, plain_user_data, clock=clock)
+    engine.run_pass()
+    clock.now += 10
+    engine.run_pass()
+    clock.now += 200
+    engine.run_pass()  # atlas done: idle from now
+    clock.now += 301
+    mixed = engine.run_pass()  # atlas cloud workers drained, cms workers booted
+    assert mixed.plan.drains and any(b.vo == "cms" for b in mixed.plan.boots)
+    assert mixed.followup  # the drained ones went in the same pass
+    cms = {b.node_id for b in mixed.plan.boots if b.vo == "cms"}
+    # the replay LRM lists a registered node at once: the follow-up may see it joined
+    assert {states(ledger)[n] for n in cms} <= {"joining", "ready"}, states(ledger)
+    assert cms <= set(providers[ProviderKind.EC2].vms)
+    assert not mixed.degraded
