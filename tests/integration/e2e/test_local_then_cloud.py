@@ -75,6 +75,9 @@ def world(tmp_path, moto, sge_env):
         },
         policy={"boot_timeout_s": 600, "idle_timeout_cloud_s": 300, "idle_timeout_local_s": 900},
     )
+    env = {**os.environ, **{k: v for k, v in sge_env.items() if k.startswith("SGE_")}}
+    # the queue is the demand: start from an empty one, whatever an earlier run left there
+    subprocess.run(["qdel", "-f", "-u", "*"], env=env, capture_output=True, check=False)
     names = [f"e2e-atlas-{i:05d}" for i in range(1, JOBS + 1)]
     workers.make_resolvable(names)
     runner = CommandRunner(20, {k: v for k, v in sge_env.items() if k.startswith("SGE_")})
@@ -85,7 +88,6 @@ def world(tmp_path, moto, sge_env):
         site, Ledger.open(site.state_path()), lrm, providers, user_data_renderer(), clock=clock
     )
     yield engine, clock
-    env = {**os.environ, **{k: v for k, v in sge_env.items() if k.startswith("SGE_")}}
     subprocess.run(["qdel", "-f", "-u", "root"], env=env, capture_output=True, check=False)
     for index in range(1, JOBS + 1):
         workers.stop_execd(index)
