@@ -26,14 +26,13 @@ class Clock:
         return self.now
 
 
-@pytest.fixture
-def world(tmp_path: Path):
+ATLAS_JOBS = {"id": "a", "project": "atlas", "cores": 4, "count": 6, "runtime_s": 100}
+
+
+def build_world(tmp_path: Path, jobs: list[dict]):
+    """An engine over a replay LRM playing ``jobs`` and in-memory providers, fake clock."""
     workload = tmp_path / "jobs.yaml"
-    workload.write_text(
-        yaml.safe_dump(
-            {"jobs": [{"id": "a", "project": "atlas", "cores": 4, "count": 6, "runtime_s": 100}]}
-        )
-    )
+    workload.write_text(yaml.safe_dump({"jobs": jobs}))
     site = make_site(site={"name": "t", "state": str(tmp_path / "ledger.db")})
     clock = Clock()
     lrm = ReplayAdapter(workload, tmp_path / "replay.json", site.vos, clock=clock)
@@ -41,6 +40,11 @@ def world(tmp_path: Path):
     ledger = Ledger.open(site.state_path())
     engine = Engine(site, ledger, lrm, providers, plain_user_data, clock=clock)
     return engine, clock, providers, ledger
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    return build_world(tmp_path, [ATLAS_JOBS])
 
 
 def states(ledger: Ledger) -> dict[str, str]:
@@ -243,23 +247,8 @@ def test_sources_are_asked_at_once_so_hangs_cost_one_timeout_not_one_each(world)
 
 
 def test_nodes_booted_in_a_pass_that_also_drains_are_not_taken_for_vanished(tmp_path):
-    workload = tmp_path / "jobs.yaml"
-    workload.write_text(
-        yaml.safe_dump(
-            {
-                "jobs": [
-                    {"id": "a", "project": "atlas", "cores": 4, "count": 6, "runtime_s": 100},
-                    {"id": "c", "project": "cms", "cores": 4, "count": 6, "submit_s": 400},
-                ]
-            }
-        )
-    )
-    site = make_site(site={"name": "t", "state": str(tmp_path / "ledger.db")})
-    clock = Clock()
-    lrm = ReplayAdapter(workload, tmp_path / "replay.json", site.vos, clock=clock)
-    providers = fake_providers(site)
-    ledger = Ledger.open(site.state_path())
-    engine = Engine(site, ledger, lrm, providers, plain_user_data, clock=clock)
+    cms_jobs = {"id": "c", "project": "cms", "cores": 4, "count": 6, "submit_s": 400}
+    engine, clock, providers, ledger = build_world(tmp_path, [ATLAS_JOBS, cms_jobs])
     engine.run_pass()
     clock.now += 10
     engine.run_pass()
