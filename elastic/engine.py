@@ -88,6 +88,8 @@ class Engine:
     clock: Callable[[], float] = time.time
     #: runs a probe job on a newly joined node of a VO with ``probe: true``; True if it ran
     probe: Callable[[str], bool] | None = None
+    #: unplaceable jobs already warned about by this process (job id, reason)
+    _reported: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
 
     def observe(self) -> Observed:
         """Read the LRM and every provider, all at once, within one deadline."""
@@ -180,7 +182,7 @@ class Engine:
         if not dry_run:
             self._apply(reconciled, now)
         decided = plan(observation, self.site, now)
-        log_plan(decided)
+        log_plan(decided, self._reported)
         result = PassResult(decided, observation, errors=observed.errors)
         if dry_run or not decided.actions:
             return result
@@ -228,13 +230,19 @@ class Engine:
         return destroys, actuator.run(destroys)
 
 
-def log_plan(decided: Plan) -> None:
+def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> None:
+    """Log the plan. An unplaceable job is a warning the first time ``reported`` (kept
+    across a daemon's passes) sees it, and a debug line on later passes."""
     for decision in decided.decisions:
         log.info("decision %s", decision.summary())
     for note in decided.notes:
         log.warning("%s", note)
     for item in decided.unplaceable:
-        log.warning("unplaceable job %s (x%d): %s", item.job_id, item.count, item.reason)
+        key = (item.job_id, item.reason)
+        level = logging.DEBUG if reported is not None and key in reported else logging.WARNING
+        log.log(level, "unplaceable job %s (x%d): %s", item.job_id, item.count, item.reason)
+        if reported is not None:
+            reported.add(key)
     for action in decided.actions:
         log.info("plan %s %s (%s): %s", action.kind, action.node_id, action.vo, action.reason)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from pathlib import Path
@@ -263,3 +264,15 @@ def test_nodes_booted_in_a_pass_that_also_drains_are_not_taken_for_vanished(tmp_
     assert {states(ledger)[n] for n in cms} <= {"joining", "ready"}, states(ledger)
     assert cms <= set(providers[ProviderKind.EC2].vms)
     assert not mixed.degraded
+
+
+def test_an_unplaceable_job_is_warned_about_once_per_process(tmp_path, caplog):
+    wide = {"id": "w", "project": "atlas", "cores": 64}
+    engine, clock, _, _ = build_world(tmp_path, [ATLAS_JOBS, wide])
+    caplog.set_level(logging.DEBUG, logger="elastic.engine")
+    for _ in range(3):
+        engine.run_pass()
+        clock.now += 10
+    said = [r for r in caplog.records if "unplaceable job w" in r.getMessage()]
+    assert [r.levelno for r in said] == [logging.WARNING, logging.DEBUG, logging.DEBUG]
+    assert len(engine.run_pass().plan.unplaceable) == 1  # still in every plan
