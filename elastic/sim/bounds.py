@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from elastic.config import Site
 from elastic.sim.workload import SimJob
 
-Running = tuple[float, float, int]  # start, end, cores
+Running = tuple[float, float, int, str]  # start, end, cores, VO
 
 
 def cheapest_core_hour(site: Site) -> float | None:
@@ -35,45 +35,60 @@ def cheapest_core_hour(site: Site) -> float | None:
 def overflow_bound_cost(jobs: Sequence[SimJob], site: Site, wait_s: float) -> float:
     """For each job that cannot start locally within ``wait_s``, its cheapest cloud time.
 
-    Jobs are taken in submission order (the queue's order). Each starts on the
-    local cores at the earliest moment within ``wait_s`` of its submission at
-    which the cores stay free for its whole runtime, given the jobs placed before
-    it; the local cores are pooled across VOs and packed perfectly, and a job may
-    start in a gap ahead of earlier ones (backfill), all of which favour local
-    starts. A job that finds no such moment is charged runtime × cores at the
-    cheapest price per core: no boot, no idle, perfect packing, per-second billing.
+    Jobs are taken in submission order (the queue's order). Each starts locally
+    at the earliest moment within ``wait_s`` of its submission at which there is
+    room for it for its whole runtime, given the jobs placed before it; a job may
+    start in a gap ahead of earlier ones (backfill). Room is counted as the fluid
+    bound counts it: a VO's local jobs need whole workers of its flavor, and
+    those workers' cores must fit in the local cores, with jobs packed perfectly
+    into them and workers handed between VOs the moment they empty; all of which
+    favours local starts. A job that finds no room is charged runtime × cores at
+    the cheapest price per core: no boot, no idle, perfect packing, per-second
+    billing.
     """
     per_core_h = cheapest_core_hour(site)
     if per_core_h is None:
         return 0.0
     local = sum(h.cores - h.reserved_cores for h in site.local.hosts)
+    flavor = {vo.name: vo.flavor.cores for vo in site.vos}
     placed: list[Running] = []
     cloud_core_s = 0.0
     for job in sorted(jobs, key=lambda j: (j.submit, j.id)):
         placed = [r for r in placed if r[1] > job.submit]
-        start = _earliest_start(placed, job, local, wait_s)
+        start = _earliest_start(placed, job, flavor, local, wait_s)
         if start is None:
             cloud_core_s += job.runtime * job.cores
         else:
-            placed.append((start, start + job.runtime, job.cores))
+            placed.append((start, start + job.runtime, job.cores, job.vo))
     return cloud_core_s / 3600 * per_core_h
 
 
-def _earliest_start(placed: list[Running], job: SimJob, local: int, wait_s: float) -> float | None:
-    if job.cores > local:
-        return None
+def _earliest_start(
+    placed: list[Running], job: SimJob, flavor: dict[str, int], local: int, wait_s: float
+) -> float | None:
     latest = job.submit + wait_s
-    frees = {end for _, end, _ in placed if job.submit < end <= latest}
+    frees = {end for _, end, _, _ in placed if job.submit < end <= latest}
     for start in sorted({job.submit, *frees}):
-        if _peak(placed, start, start + job.runtime) + job.cores <= local:
+        if _fits(placed, job, start, flavor, local):
             return start
     return None
 
 
-def _peak(placed: list[Running], begin: float, end: float) -> int:
-    """Most cores in use during [begin, end): at ``begin`` or where a job starts inside."""
-    points = [begin, *(s for s, _, _ in placed if begin < s < end)]
-    return max(sum(c for s, e, c in placed if s <= x < e) for x in points)
+def _fits(
+    placed: list[Running], job: SimJob, begin: float, flavor: dict[str, int], local: int
+) -> bool:
+    """Whether the job's workers fit beside the others' throughout [begin, begin + runtime):
+    checked at ``begin`` and wherever a placed job starts inside, where use only grows."""
+    end = begin + job.runtime
+    for x in [begin, *(s for s, _, _, _ in placed if begin < s < end)]:
+        use: dict[str, int] = defaultdict(int)
+        use[job.vo] += job.cores
+        for s, e, cores, vo in placed:
+            if s <= x < e:
+                use[vo] += cores
+        if sum(flavor[v] * -(-cores // flavor[v]) for v, cores in use.items()) > local:
+            return False
+    return True
 
 
 def fluid_bound_cost(jobs: Sequence[SimJob], site: Site) -> float:

@@ -177,6 +177,16 @@ def test_overflow_bound_charges_whole_runtimes_of_the_jobs_the_queue_order_overf
     assert fluid_bound_cost(long_last, one_host) == pytest.approx(8 * 100 / 3600 * per_core_h)
 
 
+def test_overflow_bound_gives_each_vo_whole_workers_of_its_own(site):
+    one_worker = _hosts(site, 8)
+    jobs = [SimJob(0, "atlas", 1, 1, 0.0, 3600.0), SimJob(1, "cms", 1, 1, 0.0, 3600.0)]
+    # seven of the host's eight cores are free, but in atlas's worker: cms's job overflows
+    assert overflow_bound_cost(jobs, one_worker, 120) == pytest.approx(0.34 / 8)
+    assert (
+        overflow_bound_cost([jobs[0], SimJob(1, "atlas", 1, 1, 0.0, 3600.0)], one_worker, 120) == 0
+    )
+
+
 def test_overflow_bound_lets_a_job_start_in_a_gap_ahead_of_earlier_ones(site):
     one_host = _hosts(site, 16)
     jobs = [
