@@ -8,7 +8,10 @@ VO mapping: the accounting group (``AcctGroup``, or the group part of
 ``AccountingGroup`` such as ``group_atlas.alice`` → ``atlas``) becomes
 ``Job.account``; the proxy VO (``x509UserProxyVOName``) becomes
 ``Job.project``; ``Owner`` is the user. Held jobs (``JobStatus == 5``) are not
-demand; only idle ones (``JobStatus == 1``) are.
+demand; only idle ones (``JobStatus == 1``) are. Running jobs are read only when
+they carry an enforced limit (``AllowedJobDuration``, from the submit command
+``allowed_job_duration``): with their start (``JobCurrentStartDate``) it tells the
+planner when their cores free up.
 
 A worker joins by its own configuration (templates/cloud-init/htcondor.yaml.j2:
 CONDOR_HOST, a token, a START expression for its VO) and advertises
@@ -42,7 +45,13 @@ JOB_ATTRS = [
     "Owner",
     "QDate",
     "HoldReason",
+    "JobCurrentStartDate",
+    "AllowedJobDuration",
 ]
+#: idle and held jobs (demand, and what is not), and running ones with an enforced limit
+JOB_CONSTRAINT = (
+    "JobStatus == 1 || JobStatus == 5 || (JobStatus == 2 && AllowedJobDuration =!= undefined)"
+)
 SLOT_ATTRS = [
     "Name",
     "Machine",
@@ -59,7 +68,7 @@ SLOT_ATTRS = [
 
 
 class CondorQuery(Protocol):
-    def idle_jobs(self) -> Iterable[Any]: ...  # job ClassAds (idle and held)
+    def queue_jobs(self) -> Iterable[Any]: ...  # job ClassAds matching JOB_CONSTRAINT
 
     def startd_ads(self) -> Iterable[Any]: ...  # startd slot ClassAds
 
@@ -81,15 +90,13 @@ class BindingsQuery:
             else htcondor2.Collector()
         )
 
-    def idle_jobs(self) -> Iterable[Any]:
+    def queue_jobs(self) -> Iterable[Any]:
         import htcondor2
 
         ads: list[Any] = []
         for schedd_ad in self._collector().locateAll(htcondor2.DaemonType.Schedd):
             schedd = htcondor2.Schedd(schedd_ad)
-            ads.extend(
-                schedd.query(constraint="JobStatus == 1 || JobStatus == 5", projection=JOB_ATTRS)
-            )
+            ads.extend(schedd.query(constraint=JOB_CONSTRAINT, projection=JOB_ATTRS))
         return ads
 
     def startd_ads(self) -> Iterable[Any]:
@@ -153,6 +160,8 @@ def job_from_ad(ad: Any) -> Job:
         project=str(ad.get("x509UserProxyVOName")) if ad.get("x509UserProxyVOName") else None,
         account=group or None,
         submit_time=float(_number(ad, "QDate", 0)) or None,
+        walltime_s=_number(ad, "AllowedJobDuration", 0) or None,
+        start_time=(float(_number(ad, "JobCurrentStartDate", 0)) or None) if status == 2 else None,
         reason="" if status in {1, 2} else str(ad.get("HoldReason") or f"JobStatus {status}"),
     )
 
@@ -196,7 +205,7 @@ class HTCondorAdapter:
 
     def snapshot(self) -> QueueSnapshot:
         try:
-            jobs = [label(job_from_ad(ad), self.vos) for ad in self.query.idle_jobs()]
+            jobs = [label(job_from_ad(ad), self.vos) for ad in self.query.queue_jobs()]
             nodes = nodes_from_ads(self.query.startd_ads())
         except LRMError:
             raise

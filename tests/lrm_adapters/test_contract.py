@@ -90,7 +90,7 @@ class CondorFake:
     def __init__(self, fail: bool) -> None:
         self.fail, self.calls = fail, []
 
-    def idle_jobs(self):
+    def queue_jobs(self):
         if self.fail:
             raise LRMError("failed", ["condor_q"], 1, "cannot contact schedd")
         return classad2.parseAds(fixture("htcondor/htcondor_q_long_ce_job_x509.txt"))

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import classad2
 import pytest
 
 from elastic.model import LrmNodeState
+from elastic.planner import freeing_cores
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.htcondor import HTCondorAdapter, job_from_ad, nodes_from_ads, parse_long_output
 from tests.factories import make_site
@@ -48,6 +50,29 @@ def test_held_job_is_not_demand():
 def test_condor_q_json_running_job():
     (job,) = [job_from_ad(a) for a in json_ads("clas12_condor_q_nobatch_json_one_job_8.8.json")]
     assert (job.id, job.running, job.memory_mb, job.user) == ("3472942.81", True, 1741, "gemc")
+    assert (job.start_time, job.walltime_s) == (1617115471.0, None)  # no enforced limit
+
+
+def test_a_running_job_with_an_enforced_duration_tells_when_it_frees_its_cores():
+    ad = classad2.ClassAd(
+        {
+            "ClusterId": 9,
+            "ProcId": 2,
+            "JobStatus": 2,
+            "RequestCpus": 8,
+            "AcctGroup": "atlas",
+            "JobCurrentStartDate": 1_700_000_000,
+            "AllowedJobDuration": 7200,
+        }
+    )
+    job = job_from_ad(ad)
+    assert (job.running, job.cores, job.start_time, job.walltime_s) == (
+        True,
+        8,
+        1_700_000_000.0,
+        7200,
+    )
+    assert freeing_cores([replace(job, vo="atlas")], 1_700_007_000.0, 300) == {"atlas": 8}
 
 
 def test_partitionable_slot_with_dynamic_children():
@@ -82,7 +107,7 @@ class FakeQuery:
     def __init__(self, jobs, slots) -> None:
         self.jobs, self.slots, self.drained = jobs, slots, []
 
-    def idle_jobs(self):
+    def queue_jobs(self):
         return self.jobs
 
     def startd_ads(self):
@@ -150,7 +175,7 @@ def test_adapter_maps_accounting_groups_and_proxy_vo_to_vos():
 
 def test_a_failing_query_is_an_lrm_error():
     class Broken(FakeQuery):
-        def idle_jobs(self):
+        def queue_jobs(self):
             raise RuntimeError("Failed to connect to schedd")
 
     with pytest.raises(LRMParseError, match="Failed to connect"):
