@@ -41,8 +41,7 @@ def spare_idle_local(
 ) -> list[WorkerNode]:
     """The VO's idle local workers beyond its pending demand and ``min_nodes``,
     longest idle first: the ones it will miss least."""
-    capacity = VoCapacity.of(nodes)
-    spare = min(capacity.upcoming + capacity.idle - nodes_needed, capacity.alive - vo.min_nodes)
+    spare = VoCapacity.of(nodes).spare(nodes_needed, vo.min_nodes)
     if spare <= 0:
         return []
     idle = [n for n in nodes if n.provider is ProviderKind.LIBVIRT and is_idle(n)]

@@ -38,6 +38,11 @@ class VoCapacity:
     upcoming: int
     idle: int
 
+    def spare(self, nodes_needed: int, min_nodes: int) -> int:
+        """How many nodes the VO can lose: booting or idle beyond its pending demand,
+        and never below ``min_nodes``."""
+        return min(self.upcoming + self.idle - nodes_needed, self.alive - min_nodes)
+
     @staticmethod
     def of(nodes: Sequence[WorkerNode]) -> VoCapacity:
         return VoCapacity(
@@ -100,10 +105,7 @@ def plan_drains(
     Spare capacity is what is booting or idle beyond the pending demand; never
     more than that is drained, and never below ``min_nodes``.
     """
-    capacity = VoCapacity.of(nodes)
-    spare = capacity.upcoming + capacity.idle - nodes_needed
-    above_min = capacity.alive - vo.min_nodes
-    limit = min(spare, above_min)
+    limit = VoCapacity.of(nodes).spare(nodes_needed, vo.min_nodes)
     if limit <= 0:
         return []
     expired = [
