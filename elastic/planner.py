@@ -159,6 +159,7 @@ def freeing_cores(jobs: Iterable[Job], now: float, horizon: float) -> dict[str, 
 def _hold_cloud_demand(
     site: Site,
     observation: Observation,
+    demand: Demand,
     now: float,
     nodes: dict[str, list[WorkerNode]],
     local: list[Placement],
@@ -177,14 +178,12 @@ def _hold_cloud_demand(
     freeing = freeing_cores(observation.jobs, now, site.policy.cloud_boot_s)
     if delay <= 0 and not freeing:
         return
-    aged = compute_demand(
-        (
-            j
-            for j in observation.jobs
-            if delay <= 0 or j.submit_time is None or now - j.submit_time >= delay
-        ),
-        site,
-    )
+    aged = demand  # every pending job has waited long enough: no second count
+    if delay > 0:
+        aged = compute_demand(
+            (j for j in observation.jobs if j.submit_time is None or now - j.submit_time >= delay),
+            site,
+        )
     for vo in site.vos:
         capacity = VoCapacity.of(nodes.get(vo.name, []))
         placed = sum(1 for p in local if p.vo == vo.name) + reclaimed.get(vo.name, 0)
@@ -217,7 +216,9 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     else:
         notes.append("local hypervisors could not be read: no local boots this pass")
     if observation.cloud_ok:
-        _hold_cloud_demand(site, observation, now, by_vo, placements, reclaim.covered, remaining)
+        _hold_cloud_demand(
+            site, observation, demand, now, by_vo, placements, reclaim.covered, remaining
+        )
         held = _held_cores(site, live, ProviderKind.EC2)
         placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
     else:
