@@ -188,10 +188,7 @@ class Engine:
             return result
         if decided.boots:
             self.ledger.reserve_serials(len(decided.boots))
-        actuator = Actuator(
-            self.site, self.ledger, self.lrm, self.providers, self.render_user_data, now
-        )
-        result.results = actuator.run(decided.actions)
+        result.results = self._actuator(now).run(decided.actions)
         drained = {r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"}
         if drained:
             result.followup, more = self._destroy_drained(drained)
@@ -224,10 +221,12 @@ class Engine:
             log.info("plan destroy %s (%s): %s", action.node_id, action.vo, action.reason)
         if not destroys:
             return (), []
-        actuator = Actuator(
+        return destroys, self._actuator(now).run(destroys)
+
+    def _actuator(self, now: float) -> Actuator:
+        return Actuator(
             self.site, self.ledger, self.lrm, self.providers, self.render_user_data, now
         )
-        return destroys, actuator.run(destroys)
 
 
 def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> None:
