@@ -97,6 +97,7 @@ class Cluster:
         due = [
             n for n in self.nodes.values() if n.interrupt_at is not None and n.interrupt_at <= now
         ]
+        requeued: set[str] = set()
         for node in due:
             for job_id in list(node.running):
                 node.finish(job_id, now)
@@ -104,9 +105,11 @@ class Cluster:
                 record.start, record.node = None, ""
                 record.restarts += 1
                 self.waiting[record.job.vo].append(record.job)
-                self.waiting[record.job.vo].sort(key=lambda j: (j.submit, j.id))
+                requeued.add(record.job.vo)
             node.interrupted = True
             self.retire(node.id, now)
+        for vo in requeued:
+            self.waiting[vo].sort(key=lambda j: (j.submit, j.id))
 
     def next_end(self) -> float | None:
         ends = [end for n in self.nodes.values() for _, end in n.running.values()]

@@ -167,8 +167,10 @@ class Simulation:
         just drained are destroyed at once if they then run nothing."""
         self.apply(plan, now)
         drained = {a.node_id for a in plan.actions if isinstance(a, Drain)}
-        if drained:
-            fresh = [n for n in self.observation(now).nodes if n.id in drained]
+        if drained:  # only these nodes are read again, as the LRM would show them now
+            timeout = float(self.site.policy.boot_timeout_s)
+            nodes = self.cluster.nodes
+            fresh = [_worker(nodes[i], now, timeout) for i in sorted(drained) if i in nodes]
             self.apply(Plan(tuple(plan_destroys(fresh, self.site, now))), now)
 
     def _next_event(self, now: float, next_pass: float, arrival: int) -> float:
