@@ -53,6 +53,15 @@ def unix_group(user: str) -> str | None:
 CLOUD_SEQ_NO = "100"
 
 
+def queue_attribute(config: str, name: str) -> str:
+    """One attribute's value from ``qconf -sq`` output, continuation lines joined."""
+    for line in config.replace("\\\n", " ").splitlines():
+        words = line.split(None, 1)
+        if words and words[0] == name:
+            return words[1].strip() if len(words) > 1 else ""
+    return ""
+
+
 class SgeAdapter:
     """LRMAdapter for Son of Grid Engine 8 / SGE 6.2 / UGE."""
 
@@ -158,7 +167,8 @@ class SgeAdapter:
             self._remove(host)
 
     def _remove(self, host: str) -> None:
-        if f"[{host}=" in self.runner.run(["qconf", "-sq", self.queue]):
+        seq_no = queue_attribute(self.runner.run(["qconf", "-sq", self.queue]), "seq_no")
+        if f"[{host}=" in seq_no:  # only a cloud worker has its own; purging none is an error
             self.runner.run(["qconf", "-purge", "queue", "seq_no", f"{self.queue}@{host}"])
         for group in sorted(self._listing("-shgrpl")):
             if host in self._hostgroup_members(group):

@@ -9,7 +9,7 @@ import pytest
 from elastic.model import LrmNodeState
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, LRMParseError
-from lrm_adapters.sge import SgeAdapter
+from lrm_adapters.sge import SgeAdapter, queue_attribute
 from lrm_adapters.sge_parse import (
     memory_mb,
     merge_nodes,
@@ -223,3 +223,33 @@ def test_adapter_asks_qstat_j_for_groups_only_when_a_vo_matches_on_group():
     plain = Runner()
     SgeAdapter(plain, make_site().vos).snapshot()
     assert not any(c[:2] == ["qstat", "-j"] for c in plain.calls)
+
+
+QUEUE_CONFIG = """qname                 all.q
+hostlist              @allhosts @atlas
+seq_no                0,[t-atlas-00002=100],[t-atlas-00003=100], \\
+                      [t-atlas-00004=100]
+slots                 1,[t-atlas-00001=4],[t-atlas-00002=4]
+"""
+
+
+def test_queue_attribute_joins_continuation_lines():
+    assert queue_attribute(QUEUE_CONFIG, "seq_no").endswith("[t-atlas-00004=100]")
+    assert queue_attribute(QUEUE_CONFIG, "qname") == "all.q"
+    assert queue_attribute(QUEUE_CONFIG, "pe_list") == ""
+
+
+@pytest.mark.parametrize(("host", "purged"), [("t-atlas-00001", False), ("t-atlas-00004", True)])
+def test_removal_purges_a_sequence_number_only_where_there_is_one(host, purged):
+    class Runner:
+        def __init__(self) -> None:
+            self.calls: list[list[str]] = []
+
+        def run(self, argv, **_):
+            self.calls.append(list(argv))
+            return QUEUE_CONFIG if argv[:2] == ["qconf", "-sq"] else ""
+
+    runner = Runner()
+    SgeAdapter(runner, make_site().vos).remove_node(host)  # type: ignore[arg-type]
+    purge = ["qconf", "-purge", "queue", "seq_no", f"all.q@{host}"]
+    assert (purge in runner.calls) is purged
