@@ -56,9 +56,8 @@ def _fits(room: HostRoom, node: WorkerNode, vo: VoConfig) -> bool:
     )
 
 
-def _free_room_for(vo: VoConfig, rooms: Iterable[HostRoom]) -> bool:
-    flavor = vo.flavor
-    return any(r.cores_free >= flavor.cores and r.memory_mb_free >= flavor.memory_mb for r in rooms)
+def _room_for(room: HostRoom, vo: VoConfig) -> bool:
+    return room.cores_free >= vo.flavor.cores and room.memory_mb_free >= vo.flavor.memory_mb
 
 
 def reclaim_idle(
@@ -83,6 +82,17 @@ def reclaim_idle(
     for h in hosts:
         if h.reachable and h.name not in room_of:
             room_of[h.name] = HostRoom(h.name, h.cores_free, h.memory_mb_free)
+    # VOs with wants left and no free room anywhere (with room, they only wait for the
+    # boot budget); decided once, then narrowed as wants are met and room appears
+    waiting = [
+        vo
+        for vo in site.vos
+        if wants_left.get(vo.name, 0) > 0
+        and vo.image.libvirt
+        and not any(_room_for(r, vo) for r in room_of.values())
+    ]
+    if not waiting:
+        return result
     candidates = [
         n
         for vo in site.vos
@@ -94,14 +104,7 @@ def reclaim_idle(
         if room is None:
             continue
         wanting = sorted(
-            (
-                vo
-                for vo in site.vos
-                if vo.name != node.vo
-                and wants_left.get(vo.name, 0) > 0
-                and vo.image.libvirt
-                and not _free_room_for(vo, room_of.values())  # else it waits for boot budget
-            ),
+            (vo for vo in waiting if vo.name != node.vo),
             key=lambda vo: held_cores.get(vo.name, 0.0) / vo.share,
         )
         taker = next((vo for vo in wanting if _fits(room, node, vo)), None)
@@ -121,4 +124,7 @@ def reclaim_idle(
                 "free local room",
             )
         )
+        waiting = [vo for vo in waiting if wants_left[vo.name] > 0 and not _room_for(room, vo)]
+        if not waiting:
+            break
     return result
