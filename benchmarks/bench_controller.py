@@ -63,14 +63,16 @@ def site_for(vos: int) -> Any:
     return parse_site(yaml.safe_dump(data))
 
 
-def observation(jobs: int, nodes: int, hosts: int, vos: int) -> Observation:
+def observation(jobs: int, nodes: int, hosts: int, vos: int, full: bool = False) -> Observation:
+    """Jobs, nodes and hosts of the given counts. With ``full``, hosts have no free room and
+    only the second half of the VOs has jobs: the first half's idle workers are reclaimed."""
     rng = random.Random(7)
     job_list = tuple(
         Job(
             str(i),
             cores=rng.choice([1, 2, 4, 8]),
             memory_mb=rng.randint(500, 16000),
-            vo=f"vo{i % vos}",
+            vo=f"vo{vos // 2 + i % (vos - vos // 2)}" if full else f"vo{i % vos}",
             count=1 if i % 50 else 200,
         )
         for i in range(jobs)
@@ -93,7 +95,8 @@ def observation(jobs: int, nodes: int, hosts: int, vos: int) -> Observation:
         )
         for i in range(nodes)
     )
-    host_list = tuple(Host(f"h{i}", 128, 512_000, 16, 64_000) for i in range(hosts))
+    free_cores, free_memory = (0, 0) if full else (16, 64_000)
+    host_list = tuple(Host(f"h{i}", 128, 512_000, free_cores, free_memory) for i in range(hosts))
     return Observation(job_list, node_list, host_list)
 
 
@@ -187,10 +190,10 @@ def main(out: Path | None = None) -> dict[str, Any]:
     report: dict[str, Any] = {"plan": [], "parsers": []}
     print("plan(): median of 5 runs, peak memory of one traced run")
     previous = None
-    for jobs, nodes, hosts, vos in SIZES:
-        obs, site = observation(jobs, nodes, hosts, vos), site_for(vos)
+    for jobs, nodes, hosts, vos, full in [*((*size, False) for size in SIZES), (*SIZES[-1], True)]:
+        obs, site = observation(jobs, nodes, hosts, vos, full), site_for(vos)
         seconds, peak = measure(lambda obs=obs, site=site: plan(obs, site, 1e6))
-        ratio = f"{seconds / previous:.1f}x" if previous else "-"
+        ratio = "hosts full" if full else f"{seconds / previous:.1f}x" if previous else "-"
         previous = seconds
         print(
             f"  {jobs:>7} jobs {nodes:>6} nodes {hosts:>5} hosts {vos:>3} VOs: "
@@ -207,8 +210,8 @@ def main(out: Path | None = None) -> dict[str, Any]:
                 "growth": ratio,
             }
         )
-    big = report["plan"][2]
-    report["plan_target_met"] = big["seconds"] < 1.0 and big["peak_mb"] < 500
+    big = [r for r in report["plan"] if r["jobs"] == 100_000 and r["nodes"] == 10_000]
+    report["plan_target_met"] = all(r["seconds"] < 1.0 and r["peak_mb"] < 500 for r in big)
     print(
         f"  target (100k jobs / 10k nodes < 1 s, < 500 MB): "
         f"{'MET' if report['plan_target_met'] else 'MISSED'}"
