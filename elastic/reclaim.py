@@ -100,6 +100,8 @@ def reclaim_idle(
     ]
     candidates.sort(key=lambda n: (n.idle_since or 0.0, n.id))
     for node in candidates:
+        if len(result.drains) >= site.policy.max_boots_per_pass:
+            break  # no more than the next pass can boot in their place
         room = room_of.get(node.location)
         if room is None:
             continue

@@ -78,3 +78,9 @@ def test_wants_held_back_by_the_boot_budget_reclaim_nothing():
     p = plan(obs, site, NOW)
     assert [b.provider for b in p.boots] == [ProviderKind.LIBVIRT]
     assert drained(p) == []
+
+
+def test_no_more_workers_are_reclaimed_than_a_pass_can_boot():
+    site = make_site(policy={"max_boots_per_pass": 1})
+    p = plan(observe(jobs("atlas", 3), idle_cms(4)), site, NOW)
+    assert drained(p) == ["c3"]  # the longest idle; the other wants wait or burst
