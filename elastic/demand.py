@@ -36,14 +36,13 @@ class Demand:
     not_runnable: int
 
 
-def _too_big(job: Job, vo: VoConfig) -> str | None:
-    if job.cores_per_node > vo.flavor.cores:
+def too_big(cores_per_node: int, memory_mb_per_node: int, vo: VoConfig) -> str | None:
+    """Why one host's share of a job does not fit a worker of the VO's flavor, or None."""
+    if cores_per_node > vo.flavor.cores:
+        return f"needs {cores_per_node} cores per host; VO {vo.name} flavor has {vo.flavor.cores}"
+    if memory_mb_per_node > vo.flavor.memory_mb:
         return (
-            f"needs {job.cores_per_node} cores per host; VO {vo.name} flavor has {vo.flavor.cores}"
-        )
-    if job.memory_mb_per_node > vo.flavor.memory_mb:
-        return (
-            f"needs {job.memory_mb_per_node} MB per host; VO {vo.name} flavor has "
+            f"needs {memory_mb_per_node} MB per host; VO {vo.name} flavor has "
             f"{vo.flavor.memory_mb} MB"
         )
     return None
@@ -80,7 +79,7 @@ def compute_demand(jobs: Iterable[Job], site: Site) -> Demand:
         if vo is None:
             unplaceable.append(Unplaceable(job.id, job.vo, "matches no VO in site.yaml", job.count))
             continue
-        problem = _too_big(job, vo)
+        problem = too_big(job.cores_per_node, job.memory_mb_per_node, vo)
         if problem is not None:
             unplaceable.append(Unplaceable(job.id, vo.name, problem, job.count))
             continue

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elastic.config import VoConfig
+from elastic.demand import too_big
 from elastic.swf import read_swf
 from elastic.vomatch import vo_of
 
@@ -31,11 +32,15 @@ class SimJob:
     walltime: float | None = None  # the limit the user asked for, when the workload has one
 
 
-def _jobs(rows: list[tuple[str, int, float, float]]) -> list[SimJob]:
+Row = tuple[str, int, float, float, float | None]  # VO, cores, submit, runtime, walltime
+
+
+def _jobs(rows: list[Row]) -> list[SimJob]:
+    """Jobs in submission order, numbered in that order; 1 GB per core."""
     rows.sort(key=lambda r: r[2])
     return [
-        SimJob(i, vo, cores, cores * 1000, submit, runtime)
-        for i, (vo, cores, submit, runtime) in enumerate(rows)
+        SimJob(i, vo, cores, cores * 1000, submit, runtime, walltime)
+        for i, (vo, cores, submit, runtime, walltime) in enumerate(rows)
     ]
 
 
@@ -85,7 +90,7 @@ def scenario(name: str, vos: Sequence[str], seed: int = 1, hours: float = 12.0) 
         rows += [(first, 1, t, rng.uniform(20, 120)) for t in _poisson(rng, 1 / 8, 0, end)]
     else:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-    return _jobs(rows)
+    return _jobs([(*row, None) for row in rows])  # users of these ask no walltime
 
 
 SCENARIOS = ("step", "poisson", "flapping", "diurnal", "three-vos", "mixed", "short")
@@ -93,18 +98,13 @@ SCENARIOS = ("step", "poisson", "flapping", "diurnal", "three-vos", "mixed", "sh
 
 def from_swf(path: Path, vos: Sequence[VoConfig], limit: int | None = None) -> list[SimJob]:
     """An SWF trace; VO by the site's match rules (user/group ids), else round-robin by user."""
-    jobs = []
+    rows: list[Row] = []
     for record in read_swf(path)[:limit]:
         job = record.job
         vo = vo_of(job, vos) or vos[int(job.user or 0) % len(vos)].name
-        runtime = max(record.runtime_s, 1.0)
         walltime = float(job.walltime_s) if job.walltime_s else None
-        jobs.append((vo, job.cores, job.submit_time or 0.0, runtime, walltime))
-    jobs.sort(key=lambda r: r[2])
-    return [
-        SimJob(i, vo, cores, cores * 1000, submit, runtime, walltime)
-        for i, (vo, cores, submit, runtime, walltime) in enumerate(jobs)
-    ]
+        rows.append((vo, job.cores, job.submit_time or 0.0, max(record.runtime_s, 1.0), walltime))
+    return _jobs(rows)
 
 
 def placeable(jobs: Sequence[SimJob], vos: Sequence[VoConfig]) -> tuple[list[SimJob], int]:
@@ -113,8 +113,6 @@ def placeable(jobs: Sequence[SimJob], vos: Sequence[VoConfig]) -> tuple[list[Sim
     The planner reports the others as unplaceable and no policy could run them;
     left in, they would sit in the queue for the whole run and skew every figure.
     """
-    flavor = {vo.name: vo.flavor for vo in vos}
-    kept = [
-        j for j in jobs if j.cores <= flavor[j.vo].cores and j.memory_mb <= flavor[j.vo].memory_mb
-    ]
+    by_name = {vo.name: vo for vo in vos}
+    kept = [j for j in jobs if too_big(j.cores, j.memory_mb, by_name[j.vo]) is None]
     return kept, len(jobs) - len(kept)
