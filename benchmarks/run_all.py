@@ -86,12 +86,10 @@ def sweep_idle_timeout(site: Site, jobs: list[SimJob], config: SimConfig) -> str
         policy_cfg = site.policy.model_copy(update={"idle_timeout_cloud_s": timeout})
         policy, run_site = POLICIES["elastic"](site.model_copy(update={"policy": policy_cfg}))
         m = compute(Simulation(run_site, jobs, policy, config).run("elastic"), site, config)
-        idle = m.idle_billed_cloud_h / m.billed_cloud_h if m.billed_cloud_h else 0.0
-        churn = m.short_lived_vms / m.boots if m.boots else 0.0
         mark = " (bench site)" if timeout == site.policy.idle_timeout_cloud_s else ""
         rows.append(
-            f"| {timeout}{mark} | {m.p95_wait_s:.0f} | {m.cloud_cost:.2f} | {idle:.1%} | "
-            f"{churn:.1%} |"
+            f"| {timeout}{mark} | {m.p95_wait_s:.0f} | {m.cloud_cost:.2f} | {m.idle_share:.1%} | "
+            f"{m.churn:.1%} |"
         )
     header = (
         "| idle_timeout_cloud_s | p95 wait s | cloud $ | idle share of billed | VMs < 10 min |\n"

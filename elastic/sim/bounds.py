@@ -21,6 +21,11 @@ from elastic.sim.workload import SimJob
 Running = tuple[float, float, int, str]  # start, end, cores, VO
 
 
+def _whole_workers(cores: int, worker: int) -> int:
+    """The cores of the fewest workers of ``worker`` cores that hold ``cores``."""
+    return worker * -(-cores // worker)
+
+
 def cheapest_core_hour(site: Site) -> float | None:
     """The lowest price of one core-hour among the instance types the VOs may use."""
     if site.ec2 is None or not site.ec2.prices:
@@ -86,7 +91,7 @@ def _fits(
         for s, e, cores, vo in placed:
             if s <= x < e:
                 use[vo] += cores
-        if sum(flavor[v] * -(-cores // flavor[v]) for v, cores in use.items()) > local:
+        if sum(_whole_workers(cores, flavor[v]) for v, cores in use.items()) > local:
             return False
     return True
 
@@ -118,9 +123,8 @@ def fluid_bound_cost(jobs: Sequence[SimJob], site: Site) -> float:
     last = 0.0
     for time, delta, vo in events:
         excess_core_s += max(0, workers_cores - local) * (time - last)
-        cores = flavor[vo]
-        workers_cores -= cores * -(-level[vo] // cores)
+        workers_cores -= _whole_workers(level[vo], flavor[vo])
         level[vo] += delta
-        workers_cores += cores * -(-level[vo] // cores)
+        workers_cores += _whole_workers(level[vo], flavor[vo])
         last = time
     return excess_core_s / 3600 * per_core_h

@@ -134,21 +134,19 @@ def _targets(m: dict[str, Metrics], bound: float) -> list[tuple[str, bool, str]]
             f"cost {e.cloud_cost:.2f} vs bound {bound:.2f}",
         )
     )
-    idle_share = e.idle_billed_cloud_h / e.billed_cloud_h if e.billed_cloud_h else 0.0
     boot_share = e.boot_billed_cloud_h / e.billed_cloud_h if e.billed_cloud_h else 0.0
     out.append(
         (
             "idle billed cloud (ready, no job) ≤10 % of billed",
-            idle_share <= 0.10,
-            f"{idle_share:.1%} of {e.billed_cloud_h:.1f} h; boot time another {boot_share:.1%}",
+            e.idle_share <= 0.10,
+            f"{e.idle_share:.1%} of {e.billed_cloud_h:.1f} h; boot time another {boot_share:.1%}",
         )
     )
-    churn = e.short_lived_vms / e.boots if e.boots else 0.0
     out.append(
         (
             "<5 % of VMs live <10 min",
-            churn < 0.05,
-            f"{e.short_lived_vms} of {e.boots} ({churn:.1%})",
+            e.churn < 0.05,
+            f"{e.short_lived_vms} of {e.boots} ({e.churn:.1%})",
         )
     )
     return out

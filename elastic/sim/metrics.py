@@ -40,6 +40,16 @@ class Metrics:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    @property
+    def idle_share(self) -> float:
+        """Billed cloud time ready and running nothing, as a share of all billed."""
+        return self.idle_billed_cloud_h / self.billed_cloud_h if self.billed_cloud_h else 0.0
+
+    @property
+    def churn(self) -> float:
+        """Share of the VMs that lived less than ten minutes."""
+        return self.short_lived_vms / self.boots if self.boots else 0.0
+
 
 def percentile(values: list[float], q: float) -> float:
     if not values:
