@@ -183,6 +183,9 @@ class Policy(_Strict):
     # seconds from an EC2 request to a worker that takes jobs (boot, cloud-init, LRM join):
     # cores that running jobs free within it, by their walltimes, are waited for, not rented
     cloud_boot_s: Annotated[int, Field(ge=0)] = 180
+    # drain another VO's spare idle local workers, before their idle timeout, when a VO
+    # finds no local room (false: each VO keeps its idle workers until their timeout)
+    reclaim_idle: bool = True
 
 
 class Site(_Strict):

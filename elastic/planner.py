@@ -212,7 +212,8 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
         rooms = rooms_of(observation.hosts)
         held = _held_cores(site, live, ProviderKind.LIBVIRT)
         placements += place_local(site, remaining, rooms, held, budget)
-        reclaim = reclaim_idle(site, by_vo, demand, remaining, rooms, observation.hosts, held)
+        if site.policy.reclaim_idle:
+            reclaim = reclaim_idle(site, by_vo, demand, remaining, rooms, observation.hosts, held)
     else:
         notes.append("local hypervisors could not be read: no local boots this pass")
     if observation.cloud_ok:

@@ -84,3 +84,10 @@ def test_no_more_workers_are_reclaimed_than_a_pass_can_boot():
     site = make_site(policy={"max_boots_per_pass": 1})
     p = plan(observe(jobs("atlas", 3), idle_cms(4)), site, NOW)
     assert drained(p) == ["c3"]  # the longest idle; the other wants wait or burst
+
+
+def test_a_site_can_keep_each_vos_idle_workers_until_their_timeout():
+    site = make_site(policy={"reclaim_idle": False})
+    p = plan(observe(jobs("atlas", 2), idle_cms(4)), site, NOW)
+    assert drained(p) == []
+    assert [b.provider for b in p.boots] == [ProviderKind.EC2, ProviderKind.EC2]

@@ -14,7 +14,9 @@ HOUR_END_S = 300.0
 
 
 def make(site: Site) -> tuple[Policy, Site]:
-    changed = with_changes(site, policy={"max_boots_per_pass": 1})
+    # it keeps only the planner's boots: wants that reclaim would cover, by drains B4
+    # never makes, must not hold its boots back
+    changed = with_changes(site, policy={"max_boots_per_pass": 1, "reclaim_idle": False})
     oldest: dict[str, float] = {}
 
     def policy(observation: Observation, site: Site, now: float) -> Plan:
