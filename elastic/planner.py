@@ -14,13 +14,15 @@ Order of reasoning, per pass:
    the rest goes to EC2 within limits, once its jobs have waited
    ``cloud_burst_after_s`` and unless running jobs' walltimes free the cores
    sooner than a cloud boot; at most ``max_boots_per_pass`` boots in all;
-4. destroy drained, failed and never-joined nodes that provably run nothing;
+4. drain idle cloud workers at once when the local room left could hold a
+   worker of their VO (see repatriate): a local boot is free;
+5. destroy drained, failed and never-joined nodes that provably run nothing;
    drain idle nodes past their timeout that the demand does not need.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 
 from elastic.config import Site
@@ -36,8 +38,16 @@ from elastic.model import (
     VoDecision,
     WorkerNode,
 )
-from elastic.placement import CloudRoom, Placement, place_cloud, place_local, rooms_of
+from elastic.placement import (
+    CloudRoom,
+    HostRoom,
+    Placement,
+    place_cloud,
+    place_local,
+    rooms_of,
+)
 from elastic.reclaim import Reclaim, reclaim_idle
+from elastic.repatriate import Repatriation, repatriate
 from elastic.retirement import VoCapacity, overdue_drains, plan_destroys, plan_drains
 
 
@@ -208,6 +218,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     placements: list[Placement] = []
     notes: list[str] = []
     reclaim = Reclaim()
+    rooms: list[HostRoom] = []
     if observation.local_ok:
         rooms = rooms_of(observation.hosts)
         held = _held_cores(site, live, ProviderKind.LIBVIRT)
@@ -224,11 +235,16 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
         placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
     else:
         notes.append("EC2 could not be read: no cloud boots this pass")
+    back = Repatriation()
+    if observation.local_ok and site.policy.repatriate_cloud:
+        booted = Counter(p.vo for p in placements)
+        back = repatriate(site, by_vo, demand, rooms, booted, reclaim.node_ids)
     actions: list[Action] = list(boots_for(site, placements, observation.next_serial))
     actions += destroys
     actions += reclaim.drains
+    actions += back.drains
     notes += overdue_drains(live, site, now)
-    taken = reclaim.node_ids
+    taken = reclaim.node_ids | {d.node_id for d in back.drains} | back.kept
     for vo in site.vos:
         needed = demand.by_vo[vo.name].nodes_needed
         kept = [n for n in by_vo.get(vo.name, []) if n.id not in taken]

@@ -113,12 +113,10 @@ def test_a_drained_node_that_got_a_job_is_not_destroyed_in_the_same_pass(world, 
     engine.run_pass()
     clock.now += 10
     engine.run_pass()
-    clock.now += 200
-    engine.run_pass()
     engine.lrm = JobSlipsIn(
         tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos, clock=clock
     )
-    clock.now += 301
+    clock.now += 200  # the jobs are done: idle local workers can take the cloud's place
     result = engine.run_pass()
     assert len(result.plan.drains) == 2
     assert not result.errors  # the LRM was read again, and shows the jobs

@@ -197,13 +197,17 @@ def test_idle_past_timeout_is_drained_cloud_before_local():
         node("local-old", idle_since=0.0),
         node("cloud-new", provider=EC2, idle_since=NOW - 400),
     ]
-    p = plan(observe(nodes=idle), site, NOW)
+    p = plan(observe(nodes=idle), make_site(policy={"repatriate_cloud": False}), NOW)
     assert [d.node_id for d in p.drains] == ["cloud-new", "local-old"]
     assert all(d.reason for d in p.drains)
+    # by default the idle local worker is kept one more pass, for the cloud one's work
+    p = plan(observe(nodes=idle), site, NOW)
+    assert [d.node_id for d in p.drains] == ["cloud-new"]
+    assert [d.node_id for d in plan(observe(nodes=idle[:1]), site, NOW).drains] == ["local-old"]
 
 
 def test_idle_within_timeout_is_kept():
-    site = make_site()
+    site = make_site(policy={"repatriate_cloud": False})  # else l's room takes c's place
     idle = [node("l", idle_since=NOW - 599), node("c", provider=EC2, idle_since=NOW - 299)]
     assert not plan(observe(nodes=idle), site, NOW).actions
 

@@ -6,14 +6,16 @@ from __future__ import annotations
 from elastic.config import Site
 from elastic.model import Boot, NodeState, Observation, Plan
 from elastic.planner import plan
-from elastic.sim.baselines.common import with_changes
+from elastic.sim.baselines.common import NOT_ELASTIC, with_changes
 from elastic.sim.engine import Policy
 
 MAX_BOOTING = 2
 
 
 def make(site: Site) -> tuple[Policy, Site]:
-    changed = with_changes(site, policy={"idle_timeout_local_s": 600, "idle_timeout_cloud_s": 600})
+    changed = with_changes(
+        site, policy={"idle_timeout_local_s": 600, "idle_timeout_cloud_s": 600, **NOT_ELASTIC}
+    )
 
     def policy(observation: Observation, site: Site, now: float) -> Plan:
         decided = plan(observation, site, now)

@@ -9,6 +9,10 @@ from elastic.model import Plan
 from elastic.planner import plan
 from elastic.sim.engine import Policy
 
+#: elastic's own moves between VOs and from cloud to local, which the systems the
+#: baselines stand for do not make: off in those that take the real planner's decisions
+NOT_ELASTIC: dict[str, Any] = {"reclaim_idle": False, "repatriate_cloud": False}
+
 
 def with_changes(site: Site, *, policy: dict[str, Any] | None = None, **top: Any) -> Site:
     """A copy of ``site`` with some top-level sections or policy keys replaced."""

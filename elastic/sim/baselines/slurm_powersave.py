@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from elastic.config import Site
 from elastic.planner import plan
-from elastic.sim.baselines.common import with_changes
+from elastic.sim.baselines.common import NOT_ELASTIC, with_changes
 from elastic.sim.engine import Policy
 
 RESUME_RATE_PER_MIN = 300
@@ -20,6 +20,7 @@ def make(site: Site) -> tuple[Policy, Site]:
             "max_boots_per_pass": per_pass,
             "idle_timeout_local_s": SUSPEND_TIME_S,
             "idle_timeout_cloud_s": SUSPEND_TIME_S,
+            **NOT_ELASTIC,
         },
     )
     return plan, changed

@@ -6,7 +6,7 @@ from __future__ import annotations
 from elastic.config import Site
 from elastic.model import Destroy, Drain, LrmNodeState, NodeState, Observation, Plan
 from elastic.planner import plan
-from elastic.sim.baselines.common import only, with_changes
+from elastic.sim.baselines.common import NOT_ELASTIC, only, with_changes
 from elastic.sim.engine import Policy
 
 WAIT_S = 900.0
@@ -16,7 +16,7 @@ HOUR_END_S = 300.0
 def make(site: Site) -> tuple[Policy, Site]:
     # it keeps only the planner's boots: wants that reclaim would cover, by drains B4
     # never makes, must not hold its boots back
-    changed = with_changes(site, policy={"max_boots_per_pass": 1, "reclaim_idle": False})
+    changed = with_changes(site, policy={"max_boots_per_pass": 1, **NOT_ELASTIC})
     oldest: dict[str, float] = {}
 
     def policy(observation: Observation, site: Site, now: float) -> Plan:
