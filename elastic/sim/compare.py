@@ -17,6 +17,9 @@ from elastic.sim.engine import SimConfig, SimResult, Simulation
 from elastic.sim.metrics import Metrics, compute
 from elastic.sim.workload import SimJob
 
+IDLE_TARGET = "idle billed cloud (ready, no job) ≤10 % of billed"
+CHURN_TARGET = "<5 % of VMs live <10 min"
+
 
 def peak_demand_cores(jobs: Sequence[SimJob]) -> int:
     """The most cores that jobs submitted so far and not yet done would need at once,
@@ -137,14 +140,14 @@ def _targets(m: dict[str, Metrics], bound: float) -> list[tuple[str, bool, str]]
     boot_share = e.boot_billed_cloud_h / e.billed_cloud_h if e.billed_cloud_h else 0.0
     out.append(
         (
-            "idle billed cloud (ready, no job) ≤10 % of billed",
+            IDLE_TARGET,
             e.idle_share <= 0.10,
             f"{e.idle_share:.1%} of {e.billed_cloud_h:.1f} h; boot time another {boot_share:.1%}",
         )
     )
     out.append(
         (
-            "<5 % of VMs live <10 min",
+            CHURN_TARGET,
             e.churn < 0.05,
             f"{e.short_lived_vms} of {e.boots} ({e.churn:.1%})",
         )

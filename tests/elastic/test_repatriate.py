@@ -8,6 +8,7 @@ from tests.factories import BASE_SITE, host, jobs, make_site, node
 
 NOW = 10_000.0
 FULL_HOST = Host("hv1", 16, 64000, 0, 32000)
+FREE_HOST = host()
 
 
 def cloud(id: str, vo: str = "atlas", *, idle_for: float = 30.0, running: int = 0, cost=0.2):
@@ -23,7 +24,7 @@ def cloud(id: str, vo: str = "atlas", *, idle_for: float = 30.0, running: int = 
     )
 
 
-def observe(nodes, job_list=(), hosts=(host(),)) -> Observation:
+def observe(nodes, job_list=(), hosts=(FREE_HOST,)) -> Observation:
     return Observation(jobs=tuple(job_list), nodes=tuple(nodes), hosts=tuple(hosts))
 
 
