@@ -132,11 +132,12 @@ def test_local_first_then_ec2_then_cloud_retired_first(world, drmaa, sge_env):
     subprocess.run(["qdel", *ids], env=drmaa.env, capture_output=True, check=True)
     wait_for(lambda: not any(running_on(engine).get(n, 0) for n in booted), 60, "the jobs to go")
     clock.now += 60
-    engine.run_pass()  # idle from now
-    clock.now += 301
-    third = engine.run_pass()
+    third = engine.run_pass()  # idle from now
     cloud_ids = {b.node_id for b in cloud}
+    # the idle local workers can take atlas's next jobs: the cloud ones go at once,
+    # without waiting out their idle timeout
     assert {d.node_id for d in third.plan.drains} == cloud_ids
+    assert all("idle local worker" in d.reason for d in third.plan.drains)
     # SGE is read again after the drain: the disabled, empty queues are destroyed at once
     assert {d.node_id for d in third.followup} == cloud_ids
     assert not third.degraded, [r.error for r in third.results if not r.ok]
@@ -145,7 +146,7 @@ def test_local_first_then_ec2_then_cloud_retired_first(world, drmaa, sge_env):
     for boot in cloud:
         workers.stop_execd(int(boot.node_id[-5:]))
 
-    clock.now += 600
+    clock.now += 901  # the local idle timeout
     fifth = engine.run_pass()
     assert {d.node_id for d in fifth.plan.drains} == {b.node_id for b in local}
     assert {d.node_id for d in fifth.followup} == {b.node_id for b in local}
