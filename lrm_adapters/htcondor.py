@@ -137,6 +137,8 @@ def parse_long_output(text: str) -> list[Any]:
 def _number(ad: Any, key: str, default: int) -> int:
     """A literal attribute as it is; an expression (``RequestCpus = 2 * 4``) evaluated."""
     value = ad.get(key, default)
+    if type(value) is int:  # the common case, a literal: no further checks
+        return value
     if not isinstance(value, int | float) and hasattr(ad, "eval"):
         try:
             value = ad.eval(key)
