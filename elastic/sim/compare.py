@@ -207,8 +207,13 @@ def table(comparison: Comparison) -> str:
         )
     elastic = comparison.metrics.get("elastic")
     if elastic is not None and elastic.local_share:
-        shares = ", ".join(f"{vo} {share:.0%}" for vo, share in elastic.local_share.items())
-        lines.append(f"elastic's busy local core-time by VO: {shares}")
+        shares = ", ".join(
+            f"{vo} {share:.0%} ({elastic.configured_share.get(vo, 0.0):.0%})"
+            for vo, share in elastic.local_share.items()
+        )
+        lines.append(
+            f"elastic's busy local core-time by VO (configured share among them): {shares}"
+        )
     for label, ok, detail in comparison.targets:
         lines.append(f"- target {'MET' if ok else 'MISSED'}: {label} ({detail})")
     return "\n".join(lines)

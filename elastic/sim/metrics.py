@@ -35,6 +35,8 @@ class Metrics:
     interrupted_vms: int  # spot reclaims
     requeued_jobs: int  # job starts lost to them
     local_share: dict[str, float]
+    #: ``vos[].share`` of the same VOs, normalised among them: what local_share is held to
+    configured_share: dict[str, float]
     time_to_capacity_s: float | None
 
     def as_dict(self) -> dict[str, object]:
@@ -111,8 +113,17 @@ def compute(
         interrupted_vms=sum(1 for n in result.nodes if n.interrupted),
         requeued_jobs=sum(r.restarts for r in result.jobs),
         local_share={vo: s / total_local for vo, s in sorted(local_core_s.items())},
+        configured_share=_configured_share(site, local_core_s),
         time_to_capacity_s=_time_to_capacity(result, step_at),
     )
+
+
+def _configured_share(site: Site, used: dict[str, float]) -> dict[str, float]:
+    """The configured shares of the VOs that ran locally, as fractions of their sum: a VO
+    without jobs claims no room, so the others' shares are what their split is held to."""
+    shares = {vo.name: float(vo.share) for vo in site.vos if vo.name in used}
+    total = sum(shares.values()) or 1.0
+    return {vo: share / total for vo, share in sorted(shares.items())}
 
 
 def _time_to_capacity(result: SimResult, step_at: float | None) -> float | None:

@@ -216,3 +216,20 @@ def test_a_run_that_leaves_jobs_unfinished_meets_no_target(site):
     checks = check_targets({"elastic": stuck}, comparison.lower_bound)
     assert checks and not any(ok for _, ok, _ in checks)
     assert all("elastic left 3 job(s) unfinished" in detail for _, _, detail in checks)
+
+
+def test_local_share_is_shown_against_the_configured_shares_of_the_vos_that_ran(site):
+    nodes = [
+        SimNode(vo, vo, ProviderKind.LIBVIRT, "sim0000", 8, 16000, 0.0, 0.0, 0.0)
+        for vo in ("atlas", "lhcb")
+    ]
+    for n, busy in zip(nodes, (600.0, 200.0), strict=True):
+        n.destroyed, n.busy_seconds = 1000.0, busy
+    records = [
+        JobRecord(SimJob(0, "atlas", 8, 1, 0.0, 600.0), 0.0, 600.0, "atlas"),
+        JobRecord(SimJob(1, "lhcb", 8, 1, 0.0, 200.0), 0.0, 200.0, "lhcb"),
+    ]
+    m = compute(SimResult("elastic", records, nodes, 1000.0, []), site, SimConfig())
+    assert m.local_share == {"atlas": pytest.approx(0.75), "lhcb": pytest.approx(0.25)}
+    # cms ran nothing: atlas (50) and lhcb (20) split the room 5:2 by site.yaml
+    assert m.configured_share == {"atlas": pytest.approx(5 / 7), "lhcb": pytest.approx(2 / 7)}
