@@ -186,8 +186,8 @@ class Policy(_Strict):
     # drain another VO's spare idle local workers, before their idle timeout, when a VO
     # finds no local room (false: each VO keeps its idle workers until their timeout)
     reclaim_idle: bool = True
-    # drain a cloud worker (it finishes its jobs, takes no new ones) as soon as local room
-    # could hold a worker of its VO (false: cloud workers go only by their idle timeout)
+    # drain an idle cloud worker at once, before its idle timeout, when local room could
+    # take its VO's next jobs (false: idle cloud workers go only by their timeout)
     repatriate_cloud: bool = True
 
 
