@@ -24,6 +24,9 @@ class HostRoom:
     cores_free: int
     memory_mb_free: int
 
+    def fits(self, cores: int, memory_mb: int) -> bool:
+        return self.cores_free >= cores and self.memory_mb_free >= memory_mb
+
 
 @dataclass
 class CloudRoom:
@@ -68,14 +71,22 @@ def best_fit(rooms: list[HostRoom], cores: int, memory_mb: int) -> HostRoom | No
     """The host that fits and is left with the fewest free cores (packing tight)."""
     best: HostRoom | None = None
     for room in rooms:
-        fits = room.cores_free >= cores and room.memory_mb_free >= memory_mb
         tighter = best is None or (room.cores_free, room.memory_mb_free) < (
             best.cores_free,
             best.memory_mb_free,
         )
-        if fits and tighter:
+        if tighter and room.fits(cores, memory_mb):
             best = room
     return best
+
+
+def take_worker(rooms: list[HostRoom], vo: VoConfig) -> HostRoom | None:
+    """Reserve room for one worker of ``vo``'s flavor on the best-fitting host."""
+    room = best_fit(rooms, vo.flavor.cores, vo.flavor.memory_mb)
+    if room is not None:
+        room.cores_free -= vo.flavor.cores
+        room.memory_mb_free -= vo.flavor.memory_mb
+    return room
 
 
 def rooms_of(hosts: Iterable[Host]) -> list[HostRoom]:
@@ -99,11 +110,9 @@ def place_local(
     def try_place(vo: VoConfig) -> bool:
         if budget[0] <= 0 or wants.get(vo.name, 0) <= 0 or not vo.image.libvirt:
             return False
-        room = best_fit(rooms, vo.flavor.cores, vo.flavor.memory_mb)
+        room = take_worker(rooms, vo)
         if room is None:
             return False
-        room.cores_free -= vo.flavor.cores
-        room.memory_mb_free -= vo.flavor.memory_mb
         wants[vo.name] -= 1
         budget[0] -= 1
         placed.append(Placement(vo.name, room.name, cloud=False))

@@ -50,14 +50,8 @@ def spare_idle_local(
 
 
 def _fits(room: HostRoom, node: WorkerNode, vo: VoConfig) -> bool:
-    return (
-        room.cores_free + node.cores >= vo.flavor.cores
-        and room.memory_mb_free + node.memory_mb >= vo.flavor.memory_mb
-    )
-
-
-def _room_for(room: HostRoom, vo: VoConfig) -> bool:
-    return room.cores_free >= vo.flavor.cores and room.memory_mb_free >= vo.flavor.memory_mb
+    """Whether a worker of ``vo`` fits in the room, once ``node`` has left it."""
+    return room.fits(vo.flavor.cores - node.cores, vo.flavor.memory_mb - node.memory_mb)
 
 
 def reclaim_idle(
@@ -89,7 +83,7 @@ def reclaim_idle(
         for vo in site.vos
         if wants_left.get(vo.name, 0) > 0
         and vo.image.libvirt
-        and not any(_room_for(r, vo) for r in room_of.values())
+        and not any(r.fits(vo.flavor.cores, vo.flavor.memory_mb) for r in room_of.values())
     ]
     if not waiting:
         return result
@@ -126,7 +120,11 @@ def reclaim_idle(
                 "free local room",
             )
         )
-        waiting = [vo for vo in waiting if wants_left[vo.name] > 0 and not _room_for(room, vo)]
+        waiting = [
+            vo
+            for vo in waiting
+            if wants_left[vo.name] > 0 and not room.fits(vo.flavor.cores, vo.flavor.memory_mb)
+        ]
         if not waiting:
             break
     return result

@@ -22,10 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from elastic.config import Site, VoConfig
+from elastic.config import Site
 from elastic.demand import Demand
 from elastic.model import Drain, ProviderKind, WorkerNode
-from elastic.placement import HostRoom, best_fit
+from elastic.placement import HostRoom, take_worker
 from elastic.reclaim import spare_idle_local
 from elastic.retirement import VoCapacity, is_idle
 
@@ -77,11 +77,11 @@ def repatriate(
                 result.kept.add(local.id)
                 where = f"idle local worker {local.id}"
             else:
-                room = _reserve(rooms, vo) if headroom > 0 else None
+                room = take_worker(rooms, vo) if headroom > 0 else None
                 if room is None:
                     break
                 headroom -= 1
-                where = f"room on local host {room}"
+                where = f"room on local host {room.name}"
             result.drains.append(
                 Drain(
                     cloud.id,
@@ -91,13 +91,3 @@ def repatriate(
                 )
             )
     return result
-
-
-def _reserve(rooms: list[HostRoom], vo: VoConfig) -> str | None:
-    """Take room for one worker of ``vo`` from the tightest host that has it."""
-    room = best_fit(rooms, vo.flavor.cores, vo.flavor.memory_mb)
-    if room is None:
-        return None
-    room.cores_free -= vo.flavor.cores
-    room.memory_mb_free -= vo.flavor.memory_mb
-    return room.name
