@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from elastic.config import Site
+from elastic.crashpoints import crash_point
 from elastic.ledger import Ledger, NodeRecord
 from elastic.model import (
     Action,
@@ -61,6 +62,7 @@ class Actuator:
 
     def _run_one(self, action: Action) -> ActionResult:
         intent = self.ledger.open_intent(action.node_id, action.kind, self.now, action.reason)
+        crash_point("intent:opened")
         try:
             if isinstance(action, Boot):
                 self._boot(action)
@@ -74,6 +76,7 @@ class Actuator:
             self.ledger.close_intent(intent, self.now, ok=False, detail=message)
             self._after_failure(action, message)
             return ActionResult(action, ok=False, error=message)
+        crash_point("intent:done")
         self.ledger.close_intent(intent, self.now, ok=True)
         log.info("%s %s done: %s", action.kind, action.node_id, action.reason)
         return ActionResult(action, ok=True)
@@ -124,6 +127,7 @@ class Actuator:
     def _boot(self, boot: Boot) -> None:
         request = self._boot_request(boot)
         vm = self.providers[boot.provider].boot(request)
+        crash_point("boot:provider")
         self.ledger.update(
             boot.node_id,
             self.now,
@@ -134,11 +138,14 @@ class Actuator:
         self.ledger.event(
             self.now, "booting", f"VM {vm.instance_id} at {vm.location}", boot.node_id
         )
+        crash_point("boot:booting")
         self.lrm.register_node(boot.node_id, boot.vo, cloud=boot.provider is ProviderKind.EC2)
+        crash_point("boot:registered")
         self.ledger.set_state(boot.node_id, NodeState.JOINING, self.now, "registered with the LRM")
 
     def _drain(self, drain: Drain) -> None:
         self.lrm.drain_node(drain.node_id, drain.reason)
+        crash_point("drain:lrm")
         self.ledger.set_state(drain.node_id, NodeState.DRAINING, self.now, drain.reason)
 
     def _destroy(self, destroy: Destroy) -> None:
@@ -146,9 +153,12 @@ class Actuator:
         if record is None:
             raise LookupError(f"no ledger record for {destroy.node_id}")
         self.ledger.set_state(destroy.node_id, NodeState.RETIRING, self.now, destroy.reason)
+        crash_point("destroy:retiring")
         self.lrm.remove_node(destroy.node_id)
+        crash_point("destroy:lrm")
         vm = VMRef(record.id, record.provider, record.location, record.instance_id, record.vo)
         self.providers[record.provider].destroy(vm)
+        crash_point("destroy:provider")
         self.ledger.set_state(destroy.node_id, NodeState.GONE, self.now, destroy.reason)
 
     def _after_failure(self, action: Action, message: str) -> None:

@@ -22,6 +22,7 @@ from filelock import FileLock, Timeout
 
 from elastic.actuation import ActionResult, Actuator, UserDataRenderer
 from elastic.config import Site
+from elastic.crashpoints import crash_point
 from elastic.ledger import Ledger
 from elastic.model import (
     Destroy,
@@ -186,6 +187,7 @@ class Engine:
         result = PassResult(decided, observation, errors=observed.errors)
         if dry_run or not decided.actions:
             return result
+        crash_point("pass:planned")
         if decided.boots:
             self.ledger.reserve_serials(len(decided.boots))
         result.results = self._actuator(now).run(decided.actions)

@@ -27,8 +27,11 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 
@@ -54,6 +57,10 @@ nodes_table = Table(
     Column("boot_deadline", Float),
     Column("idle_since", Float),
     Column("reason", Text, nullable=False, default=""),
+    # first pass the LRM showed a READY node down or absent (None while it is up)
+    Column("dark_since", Float),
+    # running jobs at the last trusted LRM reading: an ABSENT node that ran jobs is not empty
+    Column("last_running", Integer, nullable=False, default=0, server_default="0"),
 )
 
 intents_table = Table(
@@ -85,6 +92,29 @@ counters_table = Table(
     Column("value", Integer, nullable=False),
 )
 
+backoffs_table = Table(
+    "backoffs",
+    metadata,
+    # "vo|provider|location": a host, or an EC2 region with its instance type
+    Column("target", String(255), primary_key=True),
+    Column("vo", String(64), nullable=False),
+    Column("provider", String(16), nullable=False),
+    Column("location", String(255), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("until", Float, nullable=False),
+    Column("last_error", Text, nullable=False, default=""),
+    Column("updated_at", Float, nullable=False),
+)
+
+marks_table = Table(
+    "marks",
+    metadata,
+    # small site-wide facts that outlive a process: the last LRM reading's figures,
+    # when the LRM's nodes vanished, the controller's heartbeat
+    Column("name", String(64), primary_key=True),
+    Column("value", Float, nullable=False),
+)
+
 
 @dataclass(frozen=True)
 class NodeRecord:
@@ -103,6 +133,28 @@ class NodeRecord:
     boot_deadline: float | None = None
     idle_since: float | None = None
     reason: str = ""
+    dark_since: float | None = None
+    last_running: int = 0
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Consecutive boot failures of one VO on one target, and when it may be tried again."""
+
+    vo: str
+    provider: ProviderKind
+    location: str
+    failures: int
+    until: float
+    last_error: str = ""
+
+    @property
+    def target(self) -> str:
+        return backoff_target(self.vo, self.provider, self.location)
+
+
+def backoff_target(vo: str, provider: ProviderKind, location: str) -> str:
+    return f"{vo}|{provider.value}|{location}"
 
 
 @dataclass(frozen=True)
@@ -124,6 +176,28 @@ class Event:
     message: str
 
 
+def _add_missing_columns(engine: Engine) -> None:
+    """Bring a ledger written by an older elastic up to this schema, in place.
+
+    ``create_all`` makes missing tables but never alters existing ones; every column
+    added since the first release is nullable or has a server default, so adding it
+    keeps every row. (Renames or type changes would need real migrations.)
+    """
+    inspector = inspect(engine)
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            kind = column.type.compile(dialect=engine.dialect)
+            server_default = getattr(column.server_default, "arg", None)
+            default = f" DEFAULT {server_default}" if server_default is not None else ""
+            # names and types come from this module's own metadata, never from input
+            statement = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{default}"
+            with engine.begin() as tx:
+                tx.execute(text(statement))
+
+
 def _record(row: Any) -> NodeRecord:
     values = dict(row._mapping)
     values["provider"] = ProviderKind(values["provider"])
@@ -140,12 +214,13 @@ class Ledger:
     @classmethod
     def open(cls, where: str | Path) -> Ledger:
         """Open (creating if needed) a ledger at a file path or an SQLAlchemy URL."""
-        text = str(where)
-        if "://" not in text:
-            Path(text).parent.mkdir(parents=True, exist_ok=True)
-            text = f"sqlite:///{text}"
-        engine = create_engine(text)
+        url = str(where)
+        if "://" not in url:
+            Path(url).parent.mkdir(parents=True, exist_ok=True)
+            url = f"sqlite:///{url}"
+        engine = create_engine(url)
         metadata.create_all(engine)
+        _add_missing_columns(engine)
         return cls(engine)
 
     @contextmanager
@@ -247,6 +322,51 @@ class Ledger:
         with self._tx() as tx:
             rows = tx.execute(select(intents_table).where(intents_table.c.closed_at.is_(None)))
             return [Intent(**dict(row._mapping)) for row in rows]
+
+    def backoffs(self) -> list[Backoff]:
+        with self._tx() as tx:
+            rows = list(tx.execute(select(backoffs_table).order_by(backoffs_table.c.target)))
+        return [
+            Backoff(
+                r.vo, ProviderKind(r.provider), r.location, r.failures, r.until, r.last_error
+            )
+            for r in rows
+        ]
+
+    def put_backoff(self, backoff: Backoff, now: float) -> None:
+        values = {
+            "vo": backoff.vo,
+            "provider": backoff.provider.value,
+            "location": backoff.location,
+            "failures": backoff.failures,
+            "until": backoff.until,
+            "last_error": backoff.last_error,
+            "updated_at": now,
+        }
+        with self._tx() as tx:
+            where = backoffs_table.c.target == backoff.target
+            if tx.execute(select(backoffs_table.c.target).where(where)).first() is None:
+                tx.execute(insert(backoffs_table).values(target=backoff.target, **values))
+            else:
+                tx.execute(update(backoffs_table).where(where).values(**values))
+
+    def clear_backoff(self, vo: str, provider: ProviderKind, location: str) -> None:
+        with self._tx() as tx:
+            target = backoff_target(vo, provider, location)
+            tx.execute(delete(backoffs_table).where(backoffs_table.c.target == target))
+
+    def mark(self, name: str) -> float | None:
+        with self._tx() as tx:
+            row = tx.execute(select(marks_table.c.value).where(marks_table.c.name == name)).first()
+        return float(row[0]) if row is not None else None
+
+    def set_mark(self, name: str, value: float | None) -> None:
+        """Set (or, with None, forget) one site-wide figure."""
+        with self._tx() as tx:
+            where = marks_table.c.name == name
+            tx.execute(delete(marks_table).where(where))
+            if value is not None:
+                tx.execute(insert(marks_table).values(name=name, value=value))
 
     def event(self, now: float, kind: str, message: str, node_id: str | None = None) -> None:
         with self._tx() as tx:
