@@ -62,7 +62,7 @@ def _should_crash(wanted: str, name: str, count: int) -> bool:
     global _random
     for item in (w.strip() for w in wanted.split(",")):
         if item.startswith("random:"):
-            _, probability, seed = (item.split(":") + ["0"])[:3]
+            _, probability, seed = [*item.split(":"), "0"][:3]
             if _random is None:
                 _random = random.Random(int(seed))  # noqa: S311 - a test's fault schedule
             if _random.random() < float(probability):

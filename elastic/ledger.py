@@ -327,9 +327,7 @@ class Ledger:
         with self._tx() as tx:
             rows = list(tx.execute(select(backoffs_table).order_by(backoffs_table.c.target)))
         return [
-            Backoff(
-                r.vo, ProviderKind(r.provider), r.location, r.failures, r.until, r.last_error
-            )
+            Backoff(r.vo, ProviderKind(r.provider), r.location, r.failures, r.until, r.last_error)
             for r in rows
         ]
 
