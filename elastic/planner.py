@@ -72,7 +72,7 @@ def _wants(
     return wants
 
 
-def _cloud_room(site: Site, nodes: list[WorkerNode]) -> CloudRoom:
+def cloud_room(site: Site, nodes: list[WorkerNode]) -> CloudRoom:
     cloud = [n for n in nodes if n.provider is ProviderKind.EC2]
     ec2 = site.ec2
     if ec2 is None:
@@ -88,7 +88,7 @@ def _cloud_room(site: Site, nodes: list[WorkerNode]) -> CloudRoom:
     return room
 
 
-def _held_cores(site: Site, nodes: list[WorkerNode], provider: ProviderKind) -> dict[str, float]:
+def held_cores(site: Site, nodes: list[WorkerNode], provider: ProviderKind) -> dict[str, float]:
     held: dict[str, float] = defaultdict(float)
     for node in nodes:
         if node.provider is provider:
@@ -221,7 +221,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     rooms: list[HostRoom] = []
     if observation.local_ok:
         rooms = rooms_of(observation.hosts)
-        held = _held_cores(site, live, ProviderKind.LIBVIRT)
+        held = held_cores(site, live, ProviderKind.LIBVIRT)
         placements += place_local(site, remaining, rooms, held, budget)
         if site.policy.reclaim_idle:
             reclaim = reclaim_idle(site, by_vo, demand, remaining, rooms, observation.hosts, held)
@@ -231,8 +231,8 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
         _hold_cloud_demand(
             site, observation, demand, now, by_vo, placements, reclaim.covered, remaining
         )
-        held = _held_cores(site, live, ProviderKind.EC2)
-        placements += place_cloud(site, remaining, _cloud_room(site, live), held, budget)
+        held = held_cores(site, live, ProviderKind.EC2)
+        placements += place_cloud(site, remaining, cloud_room(site, live), held, budget)
     else:
         notes.append("EC2 could not be read: no cloud boots this pass")
     back = Repatriation()
