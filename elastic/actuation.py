@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from elastic.config import Site
 from elastic.crashpoints import crash_point
+from elastic.deadline import TimedOut, run_all
 from elastic.ledger import Ledger, NodeRecord
 from elastic.model import (
     Action,
@@ -27,6 +27,7 @@ from elastic.model import (
     VMRef,
 )
 from elastic.providers.base import Provider
+from elastic.recovery import RecoveryStep
 from lrm_adapters.base import LRMAdapter
 
 log = logging.getLogger(__name__)
@@ -40,6 +41,15 @@ class ActionResult:
     action: Action
     ok: bool
     error: str = ""
+    #: no answer by the act deadline: the call was left running, its intent open
+    abandoned: bool = False
+
+
+@dataclass(frozen=True)
+class RecoveryResult:
+    step: RecoveryStep
+    ok: bool
+    error: str = ""
 
 
 @dataclass
@@ -51,14 +61,89 @@ class Actuator:
     render_user_data: UserDataRenderer
     now: float
     max_parallel: int = 8
+    #: seconds the actions may take in all; None: policy.act_deadline_s
+    deadline_s: float | None = None
+
+    def _limit(self) -> float:
+        return self.deadline_s if self.deadline_s is not None else self.site.policy.act_deadline_s
 
     def run(self, actions: tuple[Action, ...]) -> list[ActionResult]:
-        """All actions, concurrently; results in the order of the plan."""
+        """All actions, concurrently, within the act deadline; results in plan order.
+
+        An action with no answer by then is abandoned in its daemon thread: its
+        intent stays open and its node as it was, for the next pass to finish.
+        """
         for action in actions:
             if isinstance(action, Boot):
                 self._record_boot(action)
-        with ThreadPoolExecutor(max_workers=self.max_parallel) as pool:
-            return list(pool.map(self._run_one, actions))
+        calls = {n: (lambda a=action: self._run_one(a)) for n, action in enumerate(actions)}
+        outcomes = run_all(calls, self._limit(), self.max_parallel)
+        results = []
+        for n, action in enumerate(actions):
+            outcome = outcomes[n]
+            if outcome.value is not None:
+                results.append(outcome.value)
+                continue
+            message = str(outcome.error)
+            log.error("%s %s: %s", action.kind, action.node_id, message)
+            abandoned = isinstance(outcome.error, TimedOut)
+            results.append(ActionResult(action, ok=False, error=message, abandoned=abandoned))
+        return results
+
+    def recover(self, steps: list[RecoveryStep]) -> list[RecoveryResult]:
+        """Finish or roll back what killed passes left, within the act deadline."""
+        calls = {n: (lambda s=step: self._recover_one(s)) for n, step in enumerate(steps)}
+        outcomes = run_all(calls, self._limit(), self.max_parallel)
+        results = []
+        for n, step in enumerate(steps):
+            outcome = outcomes[n]
+            if outcome.value is None:
+                log.error("recover %s (%s): %s", step.node_id, step.step, outcome.error)
+                results.append(RecoveryResult(step, ok=False, error=str(outcome.error)))
+            else:
+                results.append(outcome.value)
+        return results
+
+    def _recover_one(self, step: RecoveryStep) -> RecoveryResult:
+        try:
+            if step.step == "resume-boot":
+                self._resume_boot(step)
+            elif step.step == "fail-boot":
+                self.ledger.set_state(step.node_id, NodeState.FAILED, self.now, step.reason)
+            elif step.step == "redo-drain":
+                record = self.ledger.get(step.node_id)
+                reason = record.reason if record is not None else step.reason
+                self._drain(Drain(step.node_id, record.vo if record else "", reason))
+            elif step.step == "finish-destroy":
+                self._destroy(Destroy(step.node_id, "", step.reason))
+        except Exception as exc:  # the intent stays open: the next pass tries again
+            message = f"{type(exc).__name__}: {exc}"
+            log.warning("recover %s (%s) failed: %s", step.node_id, step.step, message)
+            self.ledger.event(self.now, "recover-failed", message, step.node_id)
+            return RecoveryResult(step, ok=False, error=message)
+        for intent in step.intents:
+            self.ledger.close_intent(intent, self.now, ok=True, detail=f"recovered: {step.reason}")
+        self.ledger.event(self.now, "recovered", f"{step.step}: {step.reason}", step.node_id)
+        log.warning("recovered %s: %s (%s)", step.node_id, step.reason, step.step)
+        return RecoveryResult(step, ok=True)
+
+    def _resume_boot(self, step: RecoveryStep) -> None:
+        """A VM that a killed pass booted: record it and register it, as `_boot` would."""
+        record = self.ledger.get(step.node_id)
+        if record is None or step.vm is None:
+            raise LookupError(f"no ledger record or VM for {step.node_id}")
+        vm = step.vm
+        self.ledger.update(
+            step.node_id,
+            self.now,
+            state=NodeState.BOOTING,
+            instance_id=vm.instance_id,
+            instance_type=vm.instance_type or record.instance_type,
+        )
+        self.lrm.register_node(step.node_id, record.vo, cloud=record.provider is ProviderKind.EC2)
+        self.ledger.set_state(
+            step.node_id, NodeState.JOINING, self.now, "registered with the LRM (recovered)"
+        )
 
     def _run_one(self, action: Action) -> ActionResult:
         intent = self.ledger.open_intent(action.node_id, action.kind, self.now, action.reason)
@@ -152,6 +237,8 @@ class Actuator:
         record = self.ledger.get(destroy.node_id)
         if record is None:
             raise LookupError(f"no ledger record for {destroy.node_id}")
+        if record.state is NodeState.GONE:
+            return
         self.ledger.set_state(destroy.node_id, NodeState.RETIRING, self.now, destroy.reason)
         crash_point("destroy:retiring")
         self.lrm.remove_node(destroy.node_id)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 
@@ -70,13 +71,33 @@ def cmd_run_once(args: argparse.Namespace) -> int:
     from elastic.wiring import build_engine
 
     site = _site(args)
-    result = run_locked(site, build_engine(site))
+    result = run_locked(site, build_engine(site), hold_if_abandoned=True)
+    for step in result.recovered:
+        state = "done" if step.ok else f"FAILED: {step.error}"
+        print(f"recovered {step.step.node_id} ({step.step.step}: {step.step.reason}): {state}")
     print(plan_text(result.plan))
     for destroy in result.followup:
         print(f"then destroy {destroy.node_id} ({destroy.vo}): {destroy.reason}")
     for failed in (r for r in result.results if not r.ok):
         print(f"FAILED {failed.action.kind} {failed.action.node_id}: {failed.error}")
-    return _pass_exit(result)
+    code = _pass_exit(result)
+    _exit_if_abandoned(code)
+    return code
+
+
+def _exit_if_abandoned(code: int) -> None:
+    """A call that never answered is left in a daemon thread: exit now, with the site
+    lock still held until the process is gone, so no pass overlaps what it may do."""
+    from elastic.deadline import abandoned_calls
+
+    left = abandoned_calls()
+    if not left:
+        return
+    log.error("%d call(s) did not answer by their deadline; exiting with them abandoned", left)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
@@ -112,7 +133,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_nodes(args: argparse.Namespace) -> int:
     from elastic.ledger import Ledger
 
-    ledger = Ledger.open(_site(args).state_path())
+    ledger = Ledger.open(_site(args).state_url())
     nodes = ledger.nodes(include_gone=args.all)
     print(dumps([vars(n) for n in nodes]) if args.json else nodes_text(nodes))
     return EXIT_OK

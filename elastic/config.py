@@ -34,9 +34,33 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# SQLAlchemy URL schemes the ledger is tested on; ``postgres`` is the common alias that
+# ``Ledger.open`` maps to psycopg 3 like ``postgresql``. Anything else (a mistyped scheme, a
+# driver that is not installed) would fail only at the first pass, so it fails here.
+STATE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg", "postgres")
+
+
+def is_database_url(state: str) -> bool:
+    """A ``site.state`` with ``://`` is an SQLAlchemy URL, never a file name."""
+    return "://" in state
+
+
 class SiteInfo(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    # a ledger file (relative to the site file) or an SQLAlchemy URL (postgresql://...)
     state: str = "./var/elastic.db"
+
+    @field_validator("state")
+    @classmethod
+    def _known_database(cls, state: str) -> str:
+        if is_database_url(state):
+            scheme = state.split("://", 1)[0].lower()
+            if scheme not in STATE_SCHEMES:
+                raise ValueError(
+                    f"unknown database URL scheme {scheme!r}; use a file path or one of "
+                    + ", ".join(f"{s}://" for s in STATE_SCHEMES)
+                )
+        return state
 
 
 class LrmConfig(_Strict):
@@ -87,6 +111,10 @@ class VoCloud(_Strict):
     allowed: bool = False
     max_nodes: Annotated[int, Field(ge=0)] = 0
     max_hourly_cost: Annotated[float, Field(ge=0)] = 0.0
+    # a cloud worker with no job this long powers itself off once the heartbeat is stale
+    self_retire_idle_s: Annotated[int, Field(ge=0)] = 1800
+    # a cloud worker older than this (s since boot) powers itself off when it runs no job
+    max_lifetime_s: Annotated[int, Field(gt=0)] | None = None
 
 
 class Context(_Strict):
@@ -159,6 +187,10 @@ class Ec2Config(_Strict):
     max_instances: Annotated[int, Field(ge=0)] = 0
     prices: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     max_hourly_cost: Annotated[float, Field(ge=0)] = 0.0
+    # botocore: a frozen endpoint must not hold a pass for minutes
+    connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    read_timeout_s: Annotated[float, Field(gt=0)] = 20.0
+    max_attempts: Annotated[int, Field(ge=1)] = 4
 
     @model_validator(mode="after")
     def _every_type_priced(self) -> Ec2Config:
@@ -173,6 +205,33 @@ class Ec2Config(_Strict):
 
 class Policy(_Strict):
     pass_interval_s: Annotated[int, Field(ge=1)] = 60
+    # --- fail safe (docs/reliability.md says what each fault does with these) ---
+    # a tagged VM with no live ledger row is destroyed only after this long, and only
+    # when the LRM was read and shows it running nothing
+    orphan_grace_s: Annotated[int, Field(ge=0)] = 600
+    # a READY node the LRM shows down or does not list for this long is failed and destroyed
+    dark_timeout_s: Annotated[int, Field(ge=0)] = 600
+    # a reading that loses at least this fraction of the registered nodes (and at least
+    # lrm_vanish_min_nodes of them), or that shows no running job where the last reading
+    # had lrm_vanish_min_jobs or more, is implausible: degraded, no scale-down ...
+    lrm_vanish_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    lrm_vanish_min_nodes: Annotated[int, Field(ge=1)] = 2
+    lrm_vanish_min_jobs: Annotated[int, Field(ge=1)] = 4
+    # ... until it has lasted this long; then the missing nodes are dark nodes
+    lrm_vanish_grace_s: Annotated[int, Field(ge=0)] = 900
+    # an unreadable LRM: its last good reading may drive boots (never scale-down) this long
+    lrm_grace_s: Annotated[int, Field(ge=0)] = 0
+    # an unreadable libvirt host: may the demand it would have served go to EC2?
+    burst_when_local_unreadable: bool = False
+    # consecutive failed boots of a VO on a target (host, or EC2 instance type) wait
+    # boot_backoff_s × 2^(failures-1), at most boot_backoff_max_s, before it is tried again;
+    # after boot_failures_before_failover failures the demand goes to the next target
+    boot_backoff_s: Annotated[int, Field(ge=0)] = 60
+    boot_backoff_max_s: Annotated[int, Field(ge=0)] = 3600
+    boot_failures_before_failover: Annotated[int, Field(ge=1)] = 2
+    # the act phase's deadline: an action with no answer by then is abandoned (its intent
+    # stays open for the next pass) and the pass ends degraded
+    act_deadline_s: Annotated[float, Field(gt=0)] = 300.0
     boot_timeout_s: Annotated[int, Field(ge=1)] = 900
     idle_timeout_local_s: Annotated[int, Field(ge=0)] = 900
     idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300
@@ -189,6 +248,18 @@ class Policy(_Strict):
     # drain an idle cloud worker at once, before its idle timeout, when local room could
     # take its VO's next jobs (false: idle cloud workers go only by their timeout)
     repatriate_cloud: bool = True
+    # cloud workers count the controller dead when its heartbeat tag is older than this
+    heartbeat_timeout_s: Annotated[int, Field(ge=60)] = 900
+
+    @model_validator(mode="after")
+    def _heartbeat_outlasts_a_pass(self) -> Policy:
+        # the heartbeat is renewed once a pass: one slow pass must not power workers off
+        if self.heartbeat_timeout_s < 2 * self.pass_interval_s:
+            raise ValueError(
+                f"heartbeat_timeout_s ({self.heartbeat_timeout_s}) must be at least twice "
+                f"pass_interval_s ({self.pass_interval_s})"
+            )
+        return self
 
 
 class Site(_Strict):
@@ -235,12 +306,33 @@ class Site(_Strict):
                 return host
         return None
 
+    def state_is_url(self) -> bool:
+        return is_database_url(self.site.state)
+
     def state_path(self) -> Path:
-        """The ledger file, relative paths taken from the site file's folder."""
-        path = Path(self.site.state)
-        if not path.is_absolute() and self.source:
-            path = Path(self.source).parent / path
-        return path
+        """The ledger file, relative paths taken from the site file's folder.
+
+        Only for a file ledger: a URL run through ``Path`` would quietly become a SQLite
+        file named after it, so a URL raises ValueError (use ``state_url``).
+        """
+        if self.state_is_url():
+            raise ValueError(f"site.state of {self.site.name} is a database URL, not a file")
+        return self.resolve(self.site.state)
+
+    def state_url(self) -> str:
+        """What ``Ledger.open`` takes: the URL as written, or the resolved ledger file."""
+        return self.site.state if self.state_is_url() else str(self.state_path())
+
+    def state_side_file(self, suffix: str) -> Path:
+        """A local file that belongs to this site's ledger (its lock, the replay state).
+
+        Next to a ledger file, ``<state><suffix>``, as before; for a database URL, in the
+        site file's folder, ``.elastic-<site name><suffix>``: a lock must be a local file
+        even when the ledger is on a server.
+        """
+        if self.state_is_url():
+            return self.resolve(f".elastic-{self.site.name}{suffix}")
+        return Path(str(self.state_path()) + suffix)
 
     def resolve(self, relative: str) -> Path:
         path = Path(relative)

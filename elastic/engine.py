@@ -1,10 +1,15 @@
-"""One pass: lock, observe, reconcile, plan, act, record.
+"""One pass: lock, recover, observe, reconcile, plan, act, record.
 
 Layer: I/O orchestration; the only place that reads the clock. Observation
-runs concurrently with a timeout per source, and a failed source is a value
-(None), not an exception that ends the pass: the planner then holds back
-exactly what depends on it (no retirements without the LRM, no cloud boots
-without the EC2 inventory).
+runs concurrently with one deadline for all sources, and a failed source is a
+value (None), not an exception that ends the pass: the planner then holds back
+exactly what depends on it (no retirements without a trusted LRM reading, no
+cloud boots without the EC2 inventory). Every call runs in a daemon thread
+under a deadline (``elastic.deadline``), so a pass is bounded in time:
+
+    observe ≤ lrm.timeout_s + 5 s, then recovery + act + the same-pass follow-up
+    (a second observe, bounded alike, and its destroys) share ``policy.act_deadline_s``:
+    a pass ends within 2 × (lrm.timeout_s + 5) + act_deadline_s seconds.
 """
 
 from __future__ import annotations
@@ -12,19 +17,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import TypeVar
 
 from filelock import FileLock, Timeout
 
-from elastic.actuation import ActionResult, Actuator, UserDataRenderer
+from elastic.actuation import ActionResult, Actuator, RecoveryResult, UserDataRenderer
+from elastic.backoff import BackoffView, BootOutcome, describe, fold, target_of
 from elastic.config import Site
 from elastic.crashpoints import crash_point
-from elastic.ledger import Ledger
+from elastic.deadline import TimedOut, abandoned_calls, run_all
+from elastic.ledger import Ledger, NodeRecord
 from elastic.model import (
+    Boot,
     Destroy,
     Host,
     Inventory,
@@ -33,15 +37,21 @@ from elastic.model import (
     Plan,
     ProviderKind,
     QueueSnapshot,
+    VMRef,
 )
 from elastic.planner import plan
+from elastic.plausibility import check_reading, running_jobs
 from elastic.providers.base import Provider
 from elastic.reconcile import Reconciliation, reconcile
+from elastic.recovery import plan_recovery
 from elastic.retirement import plan_destroys
 from lrm_adapters.base import LRMAdapter
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
+
+#: ledger marks (site-wide figures that outlive the process)
+MARK_RUNNING = "lrm_running_jobs"  # running jobs at the last plausible reading
+MARK_IMPLAUSIBLE = "lrm_implausible_since"  # first pass of an implausible reading
 
 
 class PassLocked(Exception):
@@ -63,20 +73,19 @@ class PassResult:
     errors: tuple[str, ...] = ()
     #: destroys of nodes this pass drained and the LRM then showed empty
     followup: tuple[Destroy, ...] = ()
+    recovered: list[RecoveryResult] = field(default_factory=list)
 
     @property
     def degraded(self) -> bool:
-        return bool(self.errors) or any(not r.ok for r in self.results)
+        return (
+            bool(self.errors)
+            or any(not r.ok for r in self.results)
+            or any(not r.ok for r in self.recovered)
+        )
 
-
-def _outcome(future: Future[T], deadline: float, limit: float, what: str) -> T | str:
-    """The future's value by ``deadline`` (monotonic), or why not, as text."""
-    try:
-        return future.result(timeout=max(0.0, deadline - time.monotonic()))
-    except FutureTimeout:
-        return f"{what}: no answer within {limit:g} s"
-    except Exception as exc:  # a failed observation is a value, not the end of the pass
-        return f"{what}: {exc}"
+    @property
+    def abandoned(self) -> int:
+        return sum(1 for r in self.results if r.abandoned)
 
 
 @dataclass
@@ -91,39 +100,46 @@ class Engine:
     probe: Callable[[str], bool] | None = None
     #: unplaceable jobs already warned about by this process (job id, reason)
     _reported: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
+    #: nodes whose call this process abandoned at a deadline and that may still finish
+    _in_flight: set[str] = field(default_factory=set, init=False, repr=False)
+    #: the last good LRM reading and when it was made (policy.lrm_grace_s)
+    _last_good: tuple[float, QueueSnapshot] | None = field(default=None, init=False, repr=False)
 
     def observe(self) -> Observed:
         """Read the LRM and every provider, all at once, within one deadline."""
         timeout = self.site.lrm.timeout_s + 5.0
+        calls: dict[str, Callable[[], object]] = {"lrm": self.lrm.snapshot}
+        for kind, provider in self.providers.items():
+            calls[kind.value] = provider.inventory
+        outcomes = run_all(calls, timeout, len(calls))
         errors: list[str] = []
-        pool = ThreadPoolExecutor(max_workers=1 + len(self.providers))
-        try:
-            deadline = time.monotonic() + timeout  # all sources are asked at once
-            lrm = pool.submit(self.lrm.snapshot)
-            asked = {kind: pool.submit(p.inventory) for kind, p in self.providers.items()}
-            snapshot = _outcome(lrm, deadline, timeout, f"LRM {self.lrm.name}")
-            inventories: dict[ProviderKind, Inventory | None] = {}
-            for kind, future in asked.items():
-                got = _outcome(future, deadline, timeout, f"provider {kind}")
-                inventories[kind] = got if isinstance(got, Inventory) else None
-                if isinstance(got, str):
-                    errors.append(got)
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        if isinstance(snapshot, str):
-            errors.append(snapshot)
+        inventories: dict[ProviderKind, Inventory | None] = {}
+        for kind in self.providers:
+            got = outcomes[kind.value]
+            inventories[kind] = got.value if isinstance(got.value, Inventory) else None
+            if not got.ok:
+                errors.append(f"provider {kind}: {_why(got.error, timeout)}")
+        lrm = outcomes["lrm"]
+        snapshot = lrm.value if isinstance(lrm.value, QueueSnapshot) else None
+        if not lrm.ok:
+            errors.append(f"LRM {self.lrm.name}: {_why(lrm.error, timeout)}")
+        for inventory in inventories.values():
+            for host in inventory.hosts if inventory is not None else ():
+                if not host.reachable:
+                    errors.append(f"libvirt host {host.name} unreachable: {host.error}")
         for error in errors:
             log.error("observe: %s", error)
-        return Observed(
-            snapshot if isinstance(snapshot, QueueSnapshot) else None, inventories, tuple(errors)
-        )
+        return Observed(snapshot, inventories, tuple(errors))
 
     def _apply(self, result: Reconciliation, now: float) -> None:
         for orphan in result.orphans:
             if self.ledger.get(orphan.id) is None:
                 self.ledger.add(orphan, orphan.reason)
             else:
-                self.ledger.set_state(orphan.id, orphan.state, now, orphan.reason)
+                self.ledger.update(
+                    orphan.id, now, state=orphan.state, reason=orphan.reason, cores=0
+                )
+                self.ledger.event(now, orphan.state.value, orphan.reason, orphan.id)
         for correction in result.corrections:
             self.ledger.update(correction.node_id, now, **correction.fields)
             if correction.message:
@@ -152,12 +168,28 @@ class Engine:
         )
         return replace(result, corrections=tuple(corrections), workers=workers)
 
-    def prepare(self, now: float) -> tuple[Observation, Observed, Reconciliation]:
-        observed = self.observe()
+    def prepare(
+        self, now: float, observed: Observed | None = None, *, record: bool = False
+    ) -> tuple[Observation, Observed, Reconciliation]:
+        """The observation the planner reads: sources read, reconciled with the ledger,
+        the reading's plausibility judged and the boot backoffs attached. With
+        ``record`` the site-wide marks are kept (a real pass; never for plan/status)."""
+        observed = observed or self.observe()
         records = self.ledger.nodes()
+        snapshot, scale_down_ok, notes = self._judge_reading(
+            observed.snapshot, records, now, record
+        )
         prices = self.site.ec2.prices if self.site.ec2 else {}
         result = self._probe_joined(
-            reconcile(records, observed.snapshot, observed.inventories, now, prices)
+            reconcile(
+                records,
+                snapshot,
+                observed.inventories,
+                now,
+                prices,
+                policy=self.site.policy,
+                trusted=scale_down_ok,
+            )
         )
         hosts: list[Host] = []
         for inventory in observed.inventories.values():
@@ -165,41 +197,170 @@ class Engine:
                 hosts.extend(inventory.hosts)
         local = observed.inventories.get(ProviderKind.LIBVIRT, Inventory(ProviderKind.LIBVIRT))
         cloud = observed.inventories.get(ProviderKind.EC2, Inventory(ProviderKind.EC2))
+        backoffs = BackoffView.of(self.ledger.backoffs(), now, self.site.policy)
+        notes += [describe(b, now, self.site.policy) for b in backoffs.active]
         observation = Observation(
-            jobs=observed.snapshot.jobs if observed.snapshot else (),
+            jobs=snapshot.jobs if snapshot else (),
             nodes=result.workers,
             hosts=tuple(hosts),
-            lrm_ok=observed.snapshot is not None,
+            lrm_ok=snapshot is not None,
             local_ok=local is not None,
             cloud_ok=cloud is not None,
             next_serial=self.ledger.peek_serial(),
+            scale_down_ok=scale_down_ok,
+            backoffs=backoffs.active,
         )
-        return observation, observed, result
+        for note in notes:
+            log.warning("%s", note)
+        return observation, replace(observed, errors=observed.errors + tuple(notes)), result
+
+    def _judge_reading(
+        self, snapshot: QueueSnapshot | None, records: list[NodeRecord], now: float, record: bool
+    ) -> tuple[QueueSnapshot | None, bool, list[str]]:
+        """The reading to plan on, whether scale-down may follow it, and why not."""
+        policy = self.site.policy
+        if snapshot is None:
+            if self._last_good is not None and now - self._last_good[0] <= policy.lrm_grace_s:
+                age = now - self._last_good[0]
+                note = (
+                    f"LRM unread: boots follow its last good reading ({age:.0f} s old, "
+                    f"lrm_grace_s={policy.lrm_grace_s}); no scale-down"
+                )
+                return self._last_good[1], False, [note]
+            return None, True, []
+        check = check_reading(snapshot, records, self.ledger.mark(MARK_RUNNING), policy)
+        if not check.implausible:
+            if record:
+                self.ledger.set_mark(MARK_RUNNING, float(running_jobs(snapshot)))
+                self.ledger.set_mark(MARK_IMPLAUSIBLE, None)
+            self._last_good = (now, snapshot)
+            return snapshot, True, []
+        since = self.ledger.mark(MARK_IMPLAUSIBLE)
+        if since is None:
+            since = now
+            if record:
+                self.ledger.set_mark(MARK_IMPLAUSIBLE, now)
+        lasted = now - since
+        if lasted < policy.lrm_vanish_grace_s:
+            note = (
+                f"implausible LRM reading: {check.message()}; no scale-down for "
+                f"{policy.lrm_vanish_grace_s - lasted:.0f} s more (lrm_vanish_grace_s="
+                f"{policy.lrm_vanish_grace_s}) unless the nodes come back"
+            )
+            return snapshot, False, [note]
+        note = (
+            f"implausible LRM reading for {lasted:.0f} s: {check.message()}; its missing "
+            f"nodes are now dark nodes (dark_timeout_s={policy.dark_timeout_s})"
+        )
+        return snapshot, True, [note]
+
+    def _recover(self, observed: Observed, now: float) -> list[RecoveryResult]:
+        """Finish or roll back what earlier, killed passes left half done."""
+        vms: dict[str, VMRef] = {}
+        for inventory in observed.inventories.values():
+            for vm in inventory.vms if inventory is not None else ():
+                if vm.node_id not in vms or vms[vm.node_id].terminated:
+                    vms[vm.node_id] = vm
+        read = {kind for kind, inventory in observed.inventories.items() if inventory is not None}
+        self._in_flight = {n for n in self._in_flight if abandoned_calls()}
+        steps = plan_recovery(
+            self.ledger.open_intents(), self.ledger.nodes(), vms, read, self._in_flight
+        )
+        if not steps:
+            return []
+        results = self._actuator(now).recover(steps)
+        crash_point("pass:recovered")
+        return results
 
     def run_pass(self, *, dry_run: bool = False) -> PassResult:
-        """Observe, reconcile, plan and (unless ``dry_run``) act and record."""
+        """Recover, observe, reconcile, plan and (unless ``dry_run``) act and record."""
         now = self.clock()
-        observation, observed, reconciled = self.prepare(now)
+        act_by = time.monotonic() + self.site.policy.act_deadline_s
+        observed = self.observe()
+        recovered = [] if dry_run else self._recover(observed, now)
+        observation, observed, reconciled = self.prepare(now, observed, record=not dry_run)
         if not dry_run:
             self._apply(reconciled, now)
+            self._fold_joins(reconciled)
         decided = plan(observation, self.site, now)
+        decided = self._without_in_flight(decided)
         log_plan(decided, self._reported)
-        result = PassResult(decided, observation, errors=observed.errors)
-        if dry_run or not decided.actions:
+        result = PassResult(decided, observation, errors=observed.errors, recovered=recovered)
+        if dry_run:
             return result
-        crash_point("pass:planned")
-        if decided.boots:
-            self.ledger.reserve_serials(len(decided.boots))
-        result.results = self._actuator(now).run(decided.actions)
-        drained = {r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"}
-        if drained:
-            result.followup, more = self._destroy_drained(drained)
-            result.results += more
-        failed = sum(1 for r in result.results if not r.ok)
-        self.ledger.event(now, "pass", f"{len(result.results)} action(s), {failed} failed", None)
+        if decided.actions:
+            crash_point("pass:planned")
+            if decided.boots:
+                self.ledger.reserve_serials(len(decided.boots))
+            result.results = self._actuator(now, act_by).run(decided.actions)
+            self._fold_results(result.results, now)
+            drained = {
+                r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"
+            }
+            if drained:
+                result.followup, more = self._destroy_drained(drained, act_by)
+                result.results += more
+            failed = sum(1 for r in result.results if not r.ok)
+            self.ledger.event(
+                now, "pass", f"{len(result.results)} action(s), {failed} failed", None
+            )
+        self._in_flight |= {r.action.node_id for r in result.results if r.abandoned}
         return result
 
-    def _destroy_drained(self, drained: set[str]) -> tuple[tuple[Destroy, ...], list[ActionResult]]:
+    def _without_in_flight(self, decided: Plan) -> Plan:
+        """No action on a node whose abandoned call may still be running in this process."""
+        if not self._in_flight:
+            return decided
+        kept = tuple(a for a in decided.actions if a.node_id not in self._in_flight)
+        if len(kept) == len(decided.actions):
+            return decided
+        note = f"call(s) still in flight on {', '.join(sorted(self._in_flight))}: left alone"
+        return replace(decided, actions=kept, notes=(*decided.notes, note))
+
+    def _fold_joins(self, reconciled: Reconciliation) -> None:
+        """A node that joined clears its target's boot backoff."""
+        joined = [
+            c.node_id for c in reconciled.corrections if c.fields.get("state") is NodeState.READY
+        ]
+        outcomes = []
+        for worker in (w for w in reconciled.workers if w.id in joined):
+            location = target_of(worker.provider, worker.location, worker.instance_type)
+            outcomes.append(BootOutcome(worker.vo, worker.provider, location, ok=True))
+        self._store_backoffs(outcomes, self.clock())
+
+    def _fold_results(self, results: list[ActionResult], now: float) -> None:
+        """Failed boots, and nodes destroyed for never joining, back their target off."""
+        outcomes = []
+        for r in results:
+            action = r.action
+            if isinstance(action, Boot) and not r.ok:
+                location = target_of(action.provider, action.location, action.instance_type)
+                outcomes.append(BootOutcome(action.vo, action.provider, location, False, r.error))
+            elif isinstance(action, Destroy) and action.never_joined and r.ok:
+                record = self.ledger.get(action.node_id)
+                if record is not None:
+                    location = target_of(record.provider, record.location, record.instance_type)
+                    error = f"{action.node_id} never joined the LRM ({action.reason})"
+                    outcomes.append(BootOutcome(record.vo, record.provider, location, False, error))
+        self._store_backoffs(outcomes, now)
+
+    def _store_backoffs(self, outcomes: list[BootOutcome], now: float) -> None:
+        if not outcomes:
+            return
+        current = {(b.vo, b.provider, b.location): b for b in self.ledger.backoffs()}
+        changed, cleared = fold(current, outcomes, now, self.site.policy)
+        for key in cleared:
+            self.ledger.clear_backoff(*key)
+            self.ledger.event(now, "backoff-cleared", f"{key[0]} on {key[1]} {key[2]}", None)
+        for backoff in changed:
+            self.ledger.put_backoff(backoff, now)
+            line = describe(backoff, now, self.site.policy)
+            log.warning("%s", line)
+            self.ledger.event(now, "backoff", line, None)
+
+    def _destroy_drained(
+        self, drained: set[str], act_by: float
+    ) -> tuple[tuple[Destroy, ...], list[ActionResult]]:
         """Destroy, in the same pass, the nodes just drained that the LRM now shows empty.
 
         A drain only stops new work; the LRM is read again after it, and only a
@@ -212,10 +373,11 @@ class Engine:
         vanished VMs.
         """
         now = self.clock()
-        observation, observed, reconciled = self.prepare(now)
+        observation, observed, reconciled = self.prepare(now, record=True)
         self._apply(reconciled, now)
-        if not observation.lrm_ok:
-            log.warning("drained nodes are destroyed next pass: %s", "; ".join(observed.errors))
+        if not observation.lrm_ok or not observation.scale_down_ok:
+            why = "; ".join(observed.errors) or "the LRM reading is not trusted"
+            log.warning("drained nodes are destroyed next pass: %s", why)
             return (), []
         just_drained = [n for n in observation.nodes if n.id in drained]
         destroys = tuple(plan_destroys(just_drained, self.site, now))
@@ -223,12 +385,25 @@ class Engine:
             log.info("plan destroy %s (%s): %s", action.node_id, action.vo, action.reason)
         if not destroys:
             return (), []
-        return destroys, self._actuator(now).run(destroys)
+        return destroys, self._actuator(now, act_by).run(destroys)
 
-    def _actuator(self, now: float) -> Actuator:
+    def _actuator(self, now: float, act_by: float | None = None) -> Actuator:
+        left = None if act_by is None else max(1.0, act_by - time.monotonic())
         return Actuator(
-            self.site, self.ledger, self.lrm, self.providers, self.render_user_data, now
+            self.site,
+            self.ledger,
+            self.lrm,
+            self.providers,
+            self.render_user_data,
+            now,
+            deadline_s=left,
         )
+
+
+def _why(error: BaseException | TimedOut | None, limit: float) -> str:
+    if isinstance(error, TimedOut):
+        return f"no answer within {limit:g} s"
+    return str(error)
 
 
 def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> None:
@@ -249,13 +424,23 @@ def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> Non
 
 
 def site_lock(site: Site) -> FileLock:
-    path = Path(str(site.state_path()) + ".lock")
+    """The one-pass-at-a-time lock: ``<ledger file>.lock`` next to a ledger file, and for a
+    ledger on a database server (``site.state`` a URL) ``<site dir>/.elastic-<site>.lock``
+    beside the site file, since a file lock must be local (``Site.state_side_file``)."""
+    path = site.state_side_file(".lock")
     path.parent.mkdir(parents=True, exist_ok=True)
     return FileLock(str(path))
 
 
-def run_locked(site: Site, engine: Engine, *, dry_run: bool = False) -> PassResult:
-    """One pass under the site lock; PassLocked at once if another pass holds it."""
+def run_locked(
+    site: Site, engine: Engine, *, dry_run: bool = False, hold_if_abandoned: bool = False
+) -> PassResult:
+    """One pass under the site lock; PassLocked at once if another pass holds it.
+
+    With ``hold_if_abandoned`` (``run-once``) a pass that abandoned a hung call
+    returns with the lock still held: the caller exits the process, which lets go
+    of it, so no other pass can act while that call may still be under way.
+    """
     lock = site_lock(site)
     try:
         lock.acquire(timeout=0)
@@ -263,7 +448,11 @@ def run_locked(site: Site, engine: Engine, *, dry_run: bool = False) -> PassResu
         raise PassLocked(
             f"another pass is running for site {site.site.name} ({lock.lock_file})"
         ) from exc
+    held = False
     try:
-        return engine.run_pass(dry_run=dry_run)
+        result = engine.run_pass(dry_run=dry_run)
+        held = hold_if_abandoned and abandoned_calls() > 0
+        return result
     finally:
-        lock.release()
+        if not held:
+            lock.release()

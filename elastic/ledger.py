@@ -30,12 +30,15 @@ from sqlalchemy import (
     delete,
     insert,
     inspect,
+    make_url,
     select,
     text,
     update,
 )
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError
 
-from elastic.model import LIVE_STATES, NodeState, ProviderKind
+from elastic.model import LIVE_STATES, BootBackoff, NodeState, ProviderKind
 
 metadata = MetaData()
 
@@ -137,22 +140,6 @@ class NodeRecord:
     last_running: int = 0
 
 
-@dataclass(frozen=True)
-class Backoff:
-    """Consecutive boot failures of one VO on one target, and when it may be tried again."""
-
-    vo: str
-    provider: ProviderKind
-    location: str
-    failures: int
-    until: float
-    last_error: str = ""
-
-    @property
-    def target(self) -> str:
-        return backoff_target(self.vo, self.provider, self.location)
-
-
 def backoff_target(vo: str, provider: ProviderKind, location: str) -> str:
     return f"{vo}|{provider.value}|{location}"
 
@@ -181,9 +168,13 @@ def _add_missing_columns(engine: Engine) -> None:
 
     ``create_all`` makes missing tables but never alters existing ones; every column
     added since the first release is nullable or has a server default, so adding it
-    keeps every row. (Renames or type changes would need real migrations.)
+    keeps every row. (Renames or type changes would need real migrations.) Names are
+    quoted by the dialect, so a column named after an SQL keyword works on every database.
+    Two processes may open one old ledger at once (a daemon starting, ``elastic nodes``):
+    a column the other one added meanwhile is not an error.
     """
     inspector = inspect(engine)
+    quote = engine.dialect.identifier_preparer
     for table in metadata.sorted_tables:
         have = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
@@ -193,9 +184,17 @@ def _add_missing_columns(engine: Engine) -> None:
             server_default = getattr(column.server_default, "arg", None)
             default = f" DEFAULT {server_default}" if server_default is not None else ""
             # names and types come from this module's own metadata, never from input
-            statement = f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}{default}"
-            with engine.begin() as tx:
-                tx.execute(text(statement))
+            statement = (
+                f"ALTER TABLE {quote.format_table(table)}"
+                f" ADD COLUMN {quote.format_column(column)} {kind}{default}"
+            )
+            try:
+                with engine.begin() as tx:
+                    tx.execute(text(statement))
+            except DBAPIError:
+                now_have = {c["name"] for c in inspect(engine).get_columns(table.name)}
+                if column.name not in now_have:
+                    raise
 
 
 def _record(row: Any) -> NodeRecord:
@@ -203,6 +202,22 @@ def _record(row: Any) -> NodeRecord:
     values["provider"] = ProviderKind(values["provider"])
     values["state"] = NodeState(values["state"])
     return NodeRecord(**values)
+
+
+def database_url(where: str | Path) -> URL:
+    """The SQLAlchemy URL of a ledger: a file path becomes a SQLite URL (its folder made),
+    and PostgreSQL without a driver (``postgresql://``, ``postgres://``) gets psycopg 3,
+    the driver elastic installs; SQLAlchemy would otherwise look for psycopg2, and it does
+    not know ``postgres://`` at all. A URL is kept as a URL object, so its password is
+    never rendered into a string on the way."""
+    text_form = str(where)
+    if "://" not in text_form:
+        Path(text_form).parent.mkdir(parents=True, exist_ok=True)
+        return make_url(f"sqlite:///{text_form}")
+    url = make_url(text_form)
+    if url.drivername in {"postgresql", "postgres"}:
+        url = url.set(drivername="postgresql+psycopg")
+    return url
 
 
 class Ledger:
@@ -213,12 +228,17 @@ class Ledger:
 
     @classmethod
     def open(cls, where: str | Path) -> Ledger:
-        """Open (creating if needed) a ledger at a file path or an SQLAlchemy URL."""
-        url = str(where)
-        if "://" not in url:
-            Path(url).parent.mkdir(parents=True, exist_ok=True)
-            url = f"sqlite:///{url}"
-        engine = create_engine(url)
+        """Open (creating if needed) a ledger at a file path or an SQLAlchemy URL.
+
+        A server's connections can be cut while the daemon sleeps between passes (server
+        restart, idle timeout): ``pool_pre_ping`` checks one before use instead of failing
+        the next pass on a dead socket. SQLite files need no such check.
+        """
+        url = database_url(where)
+        options: dict[str, Any] = {}
+        if url.get_backend_name() != "sqlite":
+            options["pool_pre_ping"] = True
+        engine = create_engine(url, **options)
         metadata.create_all(engine)
         _add_missing_columns(engine)
         return cls(engine)
@@ -323,15 +343,17 @@ class Ledger:
             rows = tx.execute(select(intents_table).where(intents_table.c.closed_at.is_(None)))
             return [Intent(**dict(row._mapping)) for row in rows]
 
-    def backoffs(self) -> list[Backoff]:
+    def backoffs(self) -> list[BootBackoff]:
         with self._tx() as tx:
             rows = list(tx.execute(select(backoffs_table).order_by(backoffs_table.c.target)))
         return [
-            Backoff(r.vo, ProviderKind(r.provider), r.location, r.failures, r.until, r.last_error)
+            BootBackoff(
+                r.vo, ProviderKind(r.provider), r.location, r.failures, r.until, r.last_error
+            )
             for r in rows
         ]
 
-    def put_backoff(self, backoff: Backoff, now: float) -> None:
+    def put_backoff(self, backoff: BootBackoff, now: float) -> None:
         values = {
             "vo": backoff.vo,
             "provider": backoff.provider.value,
@@ -342,9 +364,10 @@ class Ledger:
             "updated_at": now,
         }
         with self._tx() as tx:
-            where = backoffs_table.c.target == backoff.target
+            target = backoff_target(backoff.vo, backoff.provider, backoff.location)
+            where = backoffs_table.c.target == target
             if tx.execute(select(backoffs_table.c.target).where(where)).first() is None:
-                tx.execute(insert(backoffs_table).values(target=backoff.target, **values))
+                tx.execute(insert(backoffs_table).values(target=target, **values))
             else:
                 tx.execute(update(backoffs_table).where(where).values(**values))
 

@@ -22,6 +22,7 @@ class NodeState(StrEnum):
     RETIRING = "retiring"  # being removed from the LRM and destroyed
     GONE = "gone"
     FAILED = "failed"
+    ORPHAN = "orphan"  # a VM with our tags and no live ledger row, kept for orphan_grace_s
 
 
 #: States in which a node holds (or will hold) a VM and counts as capacity.
@@ -29,7 +30,12 @@ ALIVE_STATES = frozenset(
     {NodeState.REQUESTED, NodeState.BOOTING, NodeState.JOINING, NodeState.READY}
 )
 #: States in which the node still exists somewhere and must not be forgotten.
-LIVE_STATES = ALIVE_STATES | {NodeState.DRAINING, NodeState.RETIRING, NodeState.FAILED}
+LIVE_STATES = ALIVE_STATES | {
+    NodeState.DRAINING,
+    NodeState.RETIRING,
+    NodeState.FAILED,
+    NodeState.ORPHAN,
+}
 
 
 class LrmNodeState(StrEnum):
@@ -122,6 +128,7 @@ class Host:
     cores_free: int
     memory_mb_free: int
     reachable: bool = True
+    error: str = ""  # why it could not be read, when it could not
 
 
 @dataclass(frozen=True)
@@ -136,6 +143,10 @@ class VMRef:
     instance_type: str = ""
     running: bool = True
     launched_at: float | None = None
+    #: the provider has ended it (EC2 shutting-down/terminated): the VM is as good as gone
+    terminated: bool = False
+    #: why the provider stopped or ended it, in the provider's words (EC2 StateReason)
+    state_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,6 +201,29 @@ class WorkerNode:
     boot_deadline: float | None = None
     hourly_cost: float = 0.0
     instance_type: str = ""
+    #: first pass the LRM showed this READY node down or absent; None while it is up
+    dark_since: float | None = None
+    #: running jobs at the last trusted reading: an ABSENT node that ran jobs is not empty
+    last_running: int = 0
+
+
+@dataclass(frozen=True)
+class BootBackoff:
+    """Consecutive boot failures of one VO on one target, and when to try it again.
+
+    The target is a local host, or for EC2 an instance type (``location``): a bad
+    AMI fails on every type, a capacity shortage on one.
+    """
+
+    vo: str
+    provider: ProviderKind
+    location: str
+    failures: int
+    until: float
+    last_error: str = ""
+
+    def active(self, now: float) -> bool:
+        return now < self.until
 
 
 @dataclass(frozen=True)
@@ -208,6 +242,11 @@ class Observation:
     local_ok: bool = True
     next_serial: int = 1
     static_nodes: tuple[LrmNode, ...] = ()
+    #: False when the LRM reading is implausible (registered nodes vanished, running
+    #: jobs dropped to none) or is the last good one kept from an earlier pass: boots
+    #: may follow it, nothing may be drained or destroyed on it
+    scale_down_ok: bool = True
+    backoffs: tuple[BootBackoff, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -239,6 +278,8 @@ class Destroy:
     node_id: str
     vo: str
     reason: str
+    #: the node never joined the LRM by its boot deadline: a boot failure of its target
+    never_joined: bool = False
 
     kind = "destroy"
 

@@ -80,8 +80,16 @@ def best_fit(rooms: list[HostRoom], cores: int, memory_mb: int) -> HostRoom | No
     return best
 
 
-def take_worker(rooms: list[HostRoom], vo: VoConfig) -> HostRoom | None:
+#: (vo, host or instance type) -> may not be used now (a boot backoff)
+Blocked = Callable[[str, str], bool]
+
+
+def take_worker(
+    rooms: list[HostRoom], vo: VoConfig, blocked: Blocked | None = None
+) -> HostRoom | None:
     """Reserve room for one worker of ``vo``'s flavor on the best-fitting host."""
+    if blocked is not None:
+        rooms = [r for r in rooms if not blocked(vo.name, r.name)]
     room = best_fit(rooms, vo.flavor.cores, vo.flavor.memory_mb)
     if room is not None:
         room.cores_free -= vo.flavor.cores
@@ -103,14 +111,16 @@ def place_local(
     rooms: list[HostRoom],
     held_cores: dict[str, float],
     budget: list[int],
+    blocked: Blocked | None = None,
 ) -> list[Placement]:
-    """Pack wanted nodes onto local hosts; ``wants`` and ``budget[0]`` are reduced."""
+    """Pack wanted nodes onto local hosts; ``wants`` and ``budget[0]`` are reduced.
+    ``blocked`` hosts are skipped for that VO (its boots there back off)."""
     placed: list[Placement] = []
 
     def try_place(vo: VoConfig) -> bool:
         if budget[0] <= 0 or wants.get(vo.name, 0) <= 0 or not vo.image.libvirt:
             return False
-        room = take_worker(rooms, vo)
+        room = take_worker(rooms, vo, blocked)
         if room is None:
             return False
         wants[vo.name] -= 1
@@ -128,15 +138,19 @@ def place_cloud(
     room: CloudRoom,
     held_cores: dict[str, float],
     budget: list[int],
+    blocked: Blocked | None = None,
 ) -> list[Placement]:
-    """Send what did not fit locally to EC2, within every VO and site limit."""
+    """Send what did not fit locally to EC2, within every VO and site limit; an
+    instance type ``blocked`` for a VO gives way to its next one."""
     ec2 = site.ec2
     placed: list[Placement] = []
     if ec2 is None:
         return placed
 
     def try_place(vo: VoConfig) -> bool:
-        types = ec2.instance_types.get(vo.name, [])
+        types = [
+            t for t in ec2.instance_types.get(vo.name, []) if not (blocked and blocked(vo.name, t))
+        ]
         if budget[0] <= 0 or wants.get(vo.name, 0) <= 0 or not types:
             return False
         if not vo.cloud.allowed or not vo.image.ec2:

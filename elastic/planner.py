@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 
+from elastic.backoff import BackoffView
 from elastic.config import Site
 from elastic.demand import Demand, VoDemand, compute_demand
 from elastic.model import (
@@ -202,6 +203,44 @@ def _hold_cloud_demand(
         remaining[vo.name] = min(remaining.get(vo.name, 0), max(0, cover))
 
 
+def _hold_backed_off(site: Site, backoffs: BackoffView, remaining: dict[str, int]) -> list[str]:
+    """A VO whose boots failed fewer than ``boot_failures_before_failover`` times waits
+    out its backoff: the error may be transient and its target the right one."""
+    notes = []
+    for vo in site.vos:
+        waiting = backoffs.waiting(vo.name)
+        if waiting is not None and remaining.get(vo.name, 0) > 0:
+            notes.append(
+                f"VO {vo.name}: {remaining[vo.name]} boot(s) wait for the backoff on "
+                f"{waiting.provider} {waiting.location} ({waiting.failures} failure(s) < "
+                f"boot_failures_before_failover={site.policy.boot_failures_before_failover})"
+            )
+            remaining[vo.name] = 0
+    return notes
+
+
+def _hold_for_unreadable_hosts(
+    site: Site, observation: Observation, remaining: dict[str, int]
+) -> list[str]:
+    """An unreadable hypervisor is not a full one: the demand it might have served
+    does not burst to EC2 unless ``policy.burst_when_local_unreadable`` says so."""
+    unreadable = [h.name for h in observation.hosts if not h.reachable]
+    if not observation.local_ok:
+        unreadable = [h.name for h in site.local.hosts]
+    if not unreadable or site.policy.burst_when_local_unreadable:
+        return []
+    notes = []
+    for vo in site.vos:
+        if vo.image.libvirt and remaining.get(vo.name, 0) > 0:
+            notes.append(
+                f"VO {vo.name}: {remaining[vo.name]} node(s) not sent to EC2 while local "
+                f"host(s) {', '.join(unreadable)} cannot be read "
+                "(policy.burst_when_local_unreadable: false)"
+            )
+            remaining[vo.name] = 0
+    return notes
+
+
 def plan(observation: Observation, site: Site, now: float) -> Plan:
     """The actions of this pass, each with its reason. Pure."""
     if not observation.lrm_ok:
@@ -211,32 +250,52 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     for node in live:
         by_vo[node.vo].append(node)
     demand = compute_demand(observation.jobs, site)
-    destroys = plan_destroys(live, site, now)
+    scale_down = observation.scale_down_ok
+    destroys = plan_destroys(live, site, now) if scale_down else []
     wants = _wants(site, demand, by_vo, {d.node_id for d in destroys})
     remaining = dict(wants)
     budget = [site.policy.max_boots_per_pass]
     placements: list[Placement] = []
     notes: list[str] = []
+    if not scale_down:
+        notes.append("the LRM reading is not trusted: no drains or destroys this pass")
+    backoffs = BackoffView(observation.backoffs, site.policy.boot_failures_before_failover)
+    notes += _hold_backed_off(site, backoffs, remaining)
     reclaim = Reclaim()
     rooms: list[HostRoom] = []
     if observation.local_ok:
         rooms = rooms_of(observation.hosts)
         held = held_cores(site, live, ProviderKind.LIBVIRT)
-        placements += place_local(site, remaining, rooms, held, budget)
-        if site.policy.reclaim_idle:
+        placements += place_local(
+            site,
+            remaining,
+            rooms,
+            held,
+            budget,
+            blocked=lambda vo, host: backoffs.blocked(vo, ProviderKind.LIBVIRT, host),
+        )
+        if site.policy.reclaim_idle and scale_down:
             reclaim = reclaim_idle(site, by_vo, demand, remaining, rooms, observation.hosts, held)
     else:
         notes.append("local hypervisors could not be read: no local boots this pass")
+    notes += _hold_for_unreadable_hosts(site, observation, remaining)
     if observation.cloud_ok:
         _hold_cloud_demand(
             site, observation, demand, now, by_vo, placements, reclaim.covered, remaining
         )
         held = held_cores(site, live, ProviderKind.EC2)
-        placements += place_cloud(site, remaining, cloud_room(site, live), held, budget)
+        placements += place_cloud(
+            site,
+            remaining,
+            cloud_room(site, live),
+            held,
+            budget,
+            blocked=lambda vo, kind: backoffs.blocked(vo, ProviderKind.EC2, kind),
+        )
     else:
         notes.append("EC2 could not be read: no cloud boots this pass")
     back = Repatriation()
-    if observation.local_ok and site.policy.repatriate_cloud:
+    if observation.local_ok and site.policy.repatriate_cloud and scale_down:
         booted = Counter(p.vo for p in placements)
         back = repatriate(site, by_vo, demand, rooms, booted, reclaim.node_ids)
     actions: list[Action] = list(boots_for(site, placements, observation.next_serial))
@@ -245,7 +304,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     actions += back.drains
     notes += overdue_drains(live, site, now)
     taken = reclaim.node_ids | {d.node_id for d in back.drains} | back.kept
-    for vo in site.vos:
+    for vo in site.vos if scale_down else ():
         needed = demand.by_vo[vo.name].nodes_needed
         kept = [n for n in by_vo.get(vo.name, []) if n.id not in taken]
         actions += plan_drains(vo, kept, needed, site, now)

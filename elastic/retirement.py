@@ -66,11 +66,27 @@ def idle_timeout_s(node: WorkerNode, site: Site) -> int:
     return site.policy.idle_timeout_local_s
 
 
+def proven_empty(node: WorkerNode, site: Site, now: float) -> bool:
+    """Positive evidence that the node runs nothing and will be given nothing.
+
+    A node the LRM does not list (ABSENT) is empty only when the last trusted
+    reading that listed it showed it running nothing, or once it has been dark
+    past ``dark_timeout_s``: a qhost that suddenly returns no hosts must not
+    retire a node with a running job.
+    """
+    if node.lrm_state is LrmNodeState.UNKNOWN or node.running_jobs > 0:
+        return False
+    if node.lrm_state not in EMPTY_STATES:
+        return False
+    if node.lrm_state is LrmNodeState.ABSENT and node.last_running > 0:
+        dark_for = now - node.dark_since if node.dark_since is not None else 0.0
+        return dark_for >= site.policy.dark_timeout_s
+    return True
+
+
 def destroy_reason(node: WorkerNode, site: Site, now: float) -> str | None:
     """Why this node may be destroyed now, or None when it must stay."""
-    if node.lrm_state is LrmNodeState.UNKNOWN or node.running_jobs > 0:
-        return None
-    if node.lrm_state not in EMPTY_STATES:
+    if not proven_empty(node, site, now):
         return None
     if node.state is NodeState.DRAINING:
         return f"drained and empty (LRM state {node.lrm_state})"
@@ -78,6 +94,14 @@ def destroy_reason(node: WorkerNode, site: Site, now: float) -> str | None:
         return "finishing an interrupted destroy"
     if node.state is NodeState.FAILED:
         return f"failed and empty (LRM state {node.lrm_state})"
+    if node.state is NodeState.ORPHAN:
+        age = now - node.state_since
+        if age < site.policy.orphan_grace_s:
+            return None
+        return (
+            f"orphan for {age:.0f} s ≥ orphan_grace_s={site.policy.orphan_grace_s}, "
+            f"LRM state {node.lrm_state}"
+        )
     late = node.boot_deadline is not None and now >= node.boot_deadline
     if node.state in UPCOMING_STATES and late and node.lrm_state is not LrmNodeState.IDLE:
         return f"did not join the LRM within boot_timeout_s={site.policy.boot_timeout_s}"
@@ -89,7 +113,8 @@ def plan_destroys(nodes: Sequence[WorkerNode], site: Site, now: float) -> list[D
     for node in nodes:
         reason = destroy_reason(node, site, now)
         if reason is not None:
-            destroys.append(Destroy(node.id, node.vo, reason))
+            never_joined = node.state in UPCOMING_STATES
+            destroys.append(Destroy(node.id, node.vo, reason, never_joined=never_joined))
     return destroys
 
 

@@ -8,7 +8,9 @@ for an instance already tagged with the node id, then launches with a
 second VM (the tag lookup also covers endpoints, like moto, that ignore the
 token). Throttling (``RequestLimitExceeded``) is botocore's adaptive retry
 mode's business, configured once here; capacity errors move on to the VO's
-next instance type, then the next subnet.
+next instance type, then the next subnet. Workers launch with IMDS tags enabled and
+shutdown behaviour "terminate", and ``publish_heartbeat`` tags them each pass: their
+dead-man switch powers them off, for good, when the controller is gone (docs/deadman.md).
 """
 
 from __future__ import annotations
@@ -26,10 +28,25 @@ from elastic.providers.base import CapacityError, ProviderError
 
 log = logging.getLogger(__name__)
 
-RETRY_CONFIG = Config(retries={"mode": "adaptive", "max_attempts": 8})
+
+def client_config(ec2: Ec2Config) -> Config:
+    """Timeouts and retries from site.yaml: a frozen endpoint costs a pass at most
+    about ``max_attempts × (connect_timeout_s + read_timeout_s)``, not botocore's
+    default of minutes."""
+    return Config(
+        connect_timeout=ec2.connect_timeout_s,
+        read_timeout=ec2.read_timeout_s,
+        retries={"mode": "adaptive", "max_attempts": ec2.max_attempts},
+    )
+
+
 TRY_NEXT = frozenset({"InsufficientInstanceCapacity", "Unsupported", "InsufficientCapacity"})
 LIMITS = frozenset({"InstanceLimitExceeded", "VcpuLimitExceeded", "MaxSpotInstanceCountExceeded"})
 LIVE = ["pending", "running", "stopping", "stopped"]
+HEARTBEAT_TAG = "elastic:heartbeat"
+CREATE_TAGS_MAX = 1000
+#: ended by EC2 or by someone else: listed so that the node is failed at once, with EC2's reason
+ENDED = ["shutting-down", "terminated"]
 
 
 def error_code(exc: ClientError) -> str:
@@ -60,7 +77,10 @@ class Ec2Provider:
                 endpoint = start_embedded_ec2()
             session = self._session or boto3.Session()
             self._client = session.client(
-                "ec2", region_name=self.config.region, endpoint_url=endpoint, config=RETRY_CONFIG
+                "ec2",
+                region_name=self.config.region,
+                endpoint_url=endpoint,
+                config=client_config(self.config),
             )
         return self._client
 
@@ -81,6 +101,7 @@ class Ec2Provider:
     def _ref(self, instance: dict[str, Any]) -> VMRef:
         tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
         launched = instance.get("LaunchTime")
+        state = instance.get("State", {}).get("Name")
         return VMRef(
             node_id=tags.get("elastic:node", instance["InstanceId"]),
             provider=ProviderKind.EC2,
@@ -88,12 +109,14 @@ class Ec2Provider:
             instance_id=instance["InstanceId"],
             vo=tags.get("elastic:vo", ""),
             instance_type=instance.get("InstanceType", ""),
-            running=instance.get("State", {}).get("Name") in {"pending", "running"},
+            running=state in {"pending", "running"},
             launched_at=launched.timestamp() if launched is not None else None,
+            terminated=state in ENDED,
+            state_reason=str(instance.get("StateReason", {}).get("Message", "")),
         )
 
     def inventory(self) -> Inventory:
-        filters = [*self._site_filter(), {"Name": "instance-state-name", "Values": LIVE}]
+        filters = [*self._site_filter(), {"Name": "instance-state-name", "Values": LIVE + ENDED}]
         return Inventory(
             ProviderKind.EC2, vms=tuple(self._ref(i) for i in self._instances(filters))
         )
@@ -127,7 +150,14 @@ class Ec2Provider:
                 {"ResourceType": "instance", "Tags": tags},
                 {"ResourceType": "volume", "Tags": tags},
             ],
-            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            # IMDSv2 only; tags readable in IMDS: the dead-man switch reads its heartbeat there
+            "MetadataOptions": {
+                "HttpTokens": "required",
+                "HttpEndpoint": "enabled",
+                "InstanceMetadataTags": "enabled",
+            },
+            # a worker that powers itself off (dead-man switch) is terminated, not kept
+            "InstanceInitiatedShutdownBehavior": "terminate",
         }
         if subnet:
             args["SubnetId"] = subnet
@@ -172,6 +202,27 @@ class Ec2Provider:
                 log.info("launched %s as %s (%s)", request.node_id, vm.instance_id, instance_type)
                 return vm
         raise CapacityError("no EC2 capacity for " + request.node_id + ": " + "; ".join(tried))
+
+    def publish_heartbeat(self, now: float) -> None:
+        """Tag every live instance of the site ``elastic:heartbeat=<epoch s>``.
+
+        The controller's sign of life for the workers' dead-man switch, which reads the tag
+        through IMDS without credentials (docs/deadman.md). One CreateTags call for all of
+        them (EC2 takes up to 1000 ids a call; more are sent in batches of 1000), none when
+        there are none. Failures raise ProviderError.
+        """
+        filters = [*self._site_filter(), {"Name": "instance-state-name", "Values": LIVE}]
+        ids = sorted({i["InstanceId"] for i in self._instances(filters)})
+        tag = [{"Key": HEARTBEAT_TAG, "Value": str(int(now))}]
+        for start in range(0, len(ids), CREATE_TAGS_MAX):
+            batch = ids[start : start + CREATE_TAGS_MAX]
+            try:
+                self.client.create_tags(Resources=batch, Tags=tag)
+            except ClientError as exc:
+                raise ProviderError(f"EC2 create_tags heartbeat: {error_code(exc)}") from exc
+            except BotoCoreError as exc:
+                raise ProviderError(f"EC2 create_tags heartbeat: {exc}") from exc
+        log.debug("heartbeat %d on %d instances", int(now), len(ids))
 
     def destroy(self, vm: VMRef) -> None:
         instance_id = vm.instance_id

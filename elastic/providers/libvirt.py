@@ -121,7 +121,9 @@ class LibvirtProvider:
                 host, ours = self._host_inventory(name, config)
             except (ProviderError, libvirt.libvirtError) as exc:
                 log.error("host %s unreachable: %s", name, exc)
-                hosts.append(Host(name, config.cores, config.memory_mb, 0, 0, reachable=False))
+                hosts.append(
+                    Host(name, config.cores, config.memory_mb, 0, 0, False, error=str(exc))
+                )
                 continue
             hosts.append(host)
             vms.extend(ours)

@@ -92,7 +92,11 @@ def test_a_failed_boot_becomes_a_failed_node_and_others_proceed(world):
     assert len(failed) == 2 and "boot refused" in failed[0].message
     clock.now += 10
     providers[ProviderKind.EC2].fail_boot = False
-    engine.run_pass()  # failed nodes are cleaned up, replacements booted
+    engine.run_pass()  # failed nodes are cleaned up; their target backs off first
+    assert len(providers[ProviderKind.EC2].vms) == 0
+    assert [b.failures for b in ledger.backoffs()] == [1]  # one failing pass, one failure
+    clock.now += engine.site.policy.boot_backoff_s
+    engine.run_pass()  # the backoff is over: replacements booted
     assert len(providers[ProviderKind.EC2].vms) == 2
 
 
@@ -162,7 +166,11 @@ def test_vanished_vm_and_orphan_are_reconciled(world):
     clock.now += 10
     engine.run_pass()
     assert ledger.get(gone).state in {NodeState.FAILED, NodeState.GONE}
-    assert "t-atlas-09999" not in local.vms  # orphan adopted, empty, destroyed
+    assert ledger.get("t-atlas-09999").state is NodeState.ORPHAN  # adopted, kept for its grace
+    assert "t-atlas-09999" in local.vms
+    clock.now += engine.site.policy.orphan_grace_s
+    engine.run_pass()
+    assert "t-atlas-09999" not in local.vms  # past its grace, empty in the LRM: destroyed
     assert ledger.get("t-atlas-09999").state is NodeState.GONE
 
 

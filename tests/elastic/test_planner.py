@@ -266,6 +266,10 @@ def test_no_cloud_boots_when_ec2_unreadable_and_no_local_when_hosts_unreadable()
     p = plan(observe(jobs("atlas", 10), cloud_ok=False), make_site(), NOW)
     assert not boots_by(p, EC2) and len(boots_by(p, LOCAL)) == 4
     p = plan(observe(jobs("atlas", 2), local_ok=False), make_site(), NOW)
+    assert not boots_by(p, LOCAL) and not boots_by(p, EC2)  # unreadable is not full
+    assert any("burst_when_local_unreadable" in n for n in p.notes)
+    bursting = make_site(policy={"burst_when_local_unreadable": True})
+    p = plan(observe(jobs("atlas", 2), local_ok=False), bursting, NOW)
     assert not boots_by(p, LOCAL) and len(boots_by(p, EC2)) == 2
 
 

@@ -51,7 +51,7 @@ def test_busy_node_resets_idle_clock_but_unknown_state_does_not():
         {EC2: Inventory(EC2, vms=(vm("a"),))},
         9.0,
     )
-    assert busy.corrections[0].fields == {"idle_since": None}
+    assert busy.corrections[0].fields == {"idle_since": None, "last_running": 2}
     assert busy.workers[0].running_jobs == 2
     unread = reconcile(
         [rec("a", NodeState.READY, idle_since=5.0)],
@@ -83,7 +83,7 @@ def test_unread_inventory_changes_nothing_about_vms():
     assert all("state" not in c.fields for c in r.corrections)
 
 
-def test_orphan_vm_is_adopted_as_failed_and_costs_its_price():
+def test_orphan_vm_is_adopted_as_orphan_and_costs_its_price():
     from dataclasses import replace
 
     priced = replace(vm("x"), instance_type="c5.large")
@@ -94,7 +94,7 @@ def test_orphan_vm_is_adopted_as_failed_and_costs_its_price():
         9.0,
         {"c5.large": 0.1},
     )
-    assert r.orphans[0].id == "x" and r.orphans[0].state is NodeState.FAILED
+    assert r.orphans[0].id == "x" and r.orphans[0].state is NodeState.ORPHAN
     assert r.workers[0].hourly_cost == 0.1
     assert r.workers[0].running_jobs == 1  # so the planner will not destroy it while busy
 
