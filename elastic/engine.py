@@ -278,6 +278,9 @@ class Engine:
         act_by = time.monotonic() + self.site.policy.act_deadline_s
         observed = self.observe()
         recovered = [] if dry_run else self._recover(observed, now)
+        destroyed = {r.step.node_id for r in recovered if r.ok and r.step.step == "finish-destroy"}
+        if destroyed:  # read before recovery destroyed them: they must not come back as orphans
+            observed = _without_vms(observed, destroyed)
         observation, observed, reconciled = self.prepare(now, observed, record=not dry_run)
         if not dry_run:
             self._apply(reconciled, now)
@@ -398,6 +401,16 @@ class Engine:
             now,
             deadline_s=left,
         )
+
+
+def _without_vms(observed: Observed, node_ids: set[str]) -> Observed:
+    inventories = {
+        kind: None
+        if inventory is None
+        else replace(inventory, vms=tuple(v for v in inventory.vms if v.node_id not in node_ids))
+        for kind, inventory in observed.inventories.items()
+    }
+    return replace(observed, inventories=inventories)
 
 
 def _why(error: BaseException | TimedOut | None, limit: float) -> str:

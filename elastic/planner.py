@@ -259,7 +259,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     notes: list[str] = []
     if not scale_down:
         notes.append("the LRM reading is not trusted: no drains or destroys this pass")
-    backoffs = BackoffView(observation.backoffs, site.policy.boot_failures_before_failover)
+    backoffs = BackoffView.of(observation.backoffs, now, site.policy)
     notes += _hold_backed_off(site, backoffs, remaining)
     reclaim = Reclaim()
     rooms: list[HostRoom] = []

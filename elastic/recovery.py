@@ -27,6 +27,7 @@ from elastic.ledger import Intent, NodeRecord
 from elastic.model import NodeState, ProviderKind, VMRef
 
 STEPS = ("resume-boot", "fail-boot", "redo-drain", "finish-destroy", "close")
+WAIT = ("wait", "")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ def plan_recovery(
         if started is not None and record.state_since >= started:
             continue
         step = _step(record, {i.kind for i in open_}, vms.get(node_id), record.provider in read)
+        if step == WAIT:
+            continue  # its provider was not read: a later pass decides, the intent stays open
         if step is not None:
             steps.append(RecoveryStep(node_id, step[0], step[1], ids, vms.get(node_id)))
         elif ids:
@@ -87,10 +90,10 @@ def _step(
             return "resume-boot", f"interrupted boot: VM {vm.instance_id} exists; continuing"
         if read:
             return "fail-boot", "interrupted boot: no VM was made"
-        return None  # cannot tell yet: the next pass that reads the provider decides
+        return WAIT  # cannot tell yet: the next pass that reads the provider decides
     if state is NodeState.RETIRING:
         if not read:
-            return None
+            return WAIT
         return "finish-destroy", "interrupted destroy: removing and destroying again"
     if state is NodeState.READY and "drain" in kinds:
         return "redo-drain", "interrupted drain: draining again"

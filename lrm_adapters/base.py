@@ -9,10 +9,11 @@ job. The engine holds adapters only through this protocol.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from elastic.model import QueueSnapshot
+from elastic.model import LrmNode, LrmNodeState, QueueSnapshot
 
 
 class LRMError(Exception):
@@ -52,6 +53,32 @@ def checked_name(name: str) -> str:
     if not NAME.match(name):
         raise LRMError(f"refusing an invalid name {name!r}")
     return name
+
+
+def merge_running(
+    nodes: Iterable[LrmNode], running_per_host: Mapping[str, int]
+) -> tuple[LrmNode, ...]:
+    """Nodes with every sign of running work the LRM gives, a disagreement counting busy.
+
+    The node listing (qhost, sinfo, pbsnodes) and the job listing (qstat, squeue)
+    are separate commands: a host that the job listing shows running jobs on is
+    busy, whatever the node listing says, and also when the node listing leaves
+    it out altogether (a qhost that returned nothing once made such a node look
+    absent, hence empty, and it was destroyed under its job).
+    """
+    merged: list[LrmNode] = []
+    listed: set[str] = set()
+    for node in nodes:
+        listed.add(node.name)
+        running = max(node.running_jobs, running_per_host.get(node.name, 0))
+        if running and node.state in {LrmNodeState.IDLE, LrmNodeState.DRAINED}:
+            state = LrmNodeState.BUSY if node.state is LrmNodeState.IDLE else LrmNodeState.DRAINING
+            node = replace(node, state=state)
+        merged.append(replace(node, running_jobs=running) if running != node.running_jobs else node)
+    for host in sorted(set(running_per_host) - listed):
+        if running_per_host[host] > 0:
+            merged.append(LrmNode(host, LrmNodeState.BUSY, running_jobs=running_per_host[host]))
+    return tuple(merged)
 
 
 class LRMParseError(LRMError):

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import replace
 
 from elastic.config import Site, VoConfig
 from elastic.model import QueueSnapshot
 from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
-from lrm_adapters.base import LRMError, checked_name
+from lrm_adapters.base import LRMError, checked_name, merge_running
 from lrm_adapters.pbs_parse import (
     parse_pbsnodes_json,
     parse_pbsnodes_xml,
@@ -52,10 +51,9 @@ class PbsAdapter:
         else:
             jobs, per_host = parse_qstat_text(self.runner.run(["qstat", "-f"]))
             nodes = parse_pbsnodes_xml(self.runner.run(["pbsnodes", "-x"]))
-        nodes = [
-            replace(n, running_jobs=max(n.running_jobs, per_host.get(n.name, 0))) for n in nodes
-        ]
-        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), tuple(nodes))
+        # pbsnodes' jobs and qstat's exec_host both count, also for a node pbsnodes omits
+        merged = merge_running(nodes, per_host)
+        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), merged)
 
     def _exists(self, host: str) -> bool:
         try:

@@ -22,7 +22,7 @@ from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState
 from lrm_adapters._times import epoch
-from lrm_adapters.base import LRMParseError
+from lrm_adapters.base import LRMParseError, merge_running
 
 MEMORY_REQUESTS = ("h_vmem", "mem_free", "h_rss", "h_data", "virtual_free", "s_vmem", "mem_req")
 _UNITS = {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}
@@ -235,15 +235,29 @@ def node_state(host: QhostHost, queues: list[QueueInstance], running: int) -> Lr
 
 
 def merge_nodes(hosts: list[QhostHost], qstat: QstatResult) -> tuple[LrmNode, ...]:
+    """One node per host from qhost, with every sign of work qstat gives.
+
+    A queue instance's ``slots_used`` and the jobs qstat lists on a host both count
+    (a disagreement is busy), also for a host that qhost leaves out; a host with
+    queue instances but no qhost entry and no work is UNKNOWN, never absent.
+    """
     by_host: dict[str, list[QueueInstance]] = {}
     for queue in qstat.queues:
         by_host.setdefault(queue.host, []).append(queue)
+    running: Counter[str] = Counter(qstat.running_per_host)
+    for name, queues in by_host.items():
+        if any(q.slots_used > 0 for q in queues):
+            running[name] = max(running[name], 1)
     nodes = []
-    for host in hosts:
-        running = qstat.running_per_host.get(host.name, 0)
-        state = node_state(host, by_host.get(host.name, []), running)
-        nodes.append(LrmNode(host.name, state, host.cores, host.memory_mb, running))
-    return tuple(nodes)
+    for qhost in hosts:
+        jobs = running.get(qhost.name, 0)
+        state = node_state(qhost, by_host.get(qhost.name, []), jobs)
+        nodes.append(LrmNode(qhost.name, state, qhost.cores, qhost.memory_mb, jobs))
+    listed = {h.name for h in hosts}
+    for name in sorted(set(by_host) - listed):
+        if not running.get(name):
+            nodes.append(LrmNode(name, LrmNodeState.UNKNOWN))
+    return merge_running(nodes, {h: n for h, n in running.items() if h not in listed})
 
 
 def _hard_requests(job: ET.Element) -> dict[str, str]:

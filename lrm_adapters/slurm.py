@@ -31,7 +31,7 @@ from elastic.config import Site, VoConfig
 from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
 from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
-from lrm_adapters.base import LRMError, checked_name
+from lrm_adapters.base import LRMError, checked_name, merge_running
 from lrm_adapters.slurm_parse import parse_sinfo_json, parse_squeue_json
 from lrm_adapters.slurm_text import parse_scontrol_jobs, parse_scontrol_nodes
 
@@ -76,7 +76,9 @@ class SlurmAdapter:
             if node.state in {LrmNodeState.BUSY, LrmNodeState.DRAINING}:
                 running = max(running, 1)  # allocated: never treat as empty
             nodes.append(replace(node, running_jobs=running))
-        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), tuple(nodes))
+        # squeue's jobs on a node sinfo left out still make it busy
+        merged = merge_running(nodes, per_node)
+        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), merged)
 
     def _exists(self, name: str) -> bool:
         try:
