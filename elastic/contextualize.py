@@ -7,7 +7,10 @@ value from site.yaml reaches YAML through the ``q`` filter (a JSON-quoted
 scalar, which YAML reads as one string), so ``a: b`` or a newline in a VO
 variable cannot add keys. The result is parsed back and must be a mapping
 starting with ``#cloud-config``. Secrets are read from files at render time and
-go only into the user-data; ``mask_secrets`` replaces them for display.
+go only into the user-data; ``mask_secrets`` replaces them for display. A cloud
+worker (``cloud=True``) also gets the dead-man switch (elastic/deadman.py), and its
+rendering fails if the template does not install it: an EC2 worker without it would
+bill for ever once the controller is gone.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from elastic.config import Site, load_site
+from elastic.deadman import AGENT_PATH, ENABLE_SCRIPT, DeadmanError, cloud_init_files
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MASK = "********"
@@ -66,11 +70,24 @@ def _secrets(site: Site, vo: str, mask: bool) -> dict[str, str]:
 
 
 def render_user_data(
-    site: Site, vo: str, hostname: str, node_id: str, *, mask_secrets: bool = False
+    site: Site,
+    vo: str,
+    hostname: str,
+    node_id: str,
+    *,
+    mask_secrets: bool = False,
+    cloud: bool = False,
 ) -> str:
-    """The whole ``#cloud-config`` document for a new node of ``vo``."""
+    """The whole ``#cloud-config`` document for a new node of ``vo``.
+
+    ``cloud``: the node is an EC2 worker, which installs the dead-man switch.
+    """
     config = site.vo(vo)
     name = f"cloud-init/{config.context.template}.yaml.j2"
+    try:
+        deadman = cloud_init_files(site, vo, hostname) if cloud else None
+    except (DeadmanError, OSError) as exc:
+        raise ContextError(f"VO {vo}: dead-man switch: {exc}") from exc
     try:
         text = (
             environment()
@@ -82,12 +99,27 @@ def render_user_data(
                 site_name=site.site.name,
                 vars=config.context.vars,
                 secrets=_secrets(site, vo, mask_secrets),
+                deadman=deadman,
             )
         )
     except TemplateError as exc:
         raise ContextError(f"VO {vo}: template {name}: {exc}") from exc
-    check_cloud_config(text, f"VO {vo}")
+    document = check_cloud_config(text, f"VO {vo}")
+    if cloud:
+        check_deadman_installed(document, f"VO {vo}: template {name}")
     return text
+
+
+def check_deadman_installed(document: dict[str, Any], what: str) -> None:
+    """A cloud worker's user-data must write the agent and enable it."""
+    files = document.get("write_files") or []
+    paths = {f.get("path") for f in files if isinstance(f, dict)}
+    commands = document.get("runcmd") or []
+    if AGENT_PATH not in paths or ["sh", "-c", ENABLE_SCRIPT] not in commands:
+        raise ContextError(
+            f"{what}: a cloud worker must install the dead-man switch (include "
+            "cloud-init/_common.yaml.j2 and end runcmd with cloud-init/_deadman_runcmd.yaml.j2)"
+        )
 
 
 def check_cloud_config(text: str, what: str) -> dict[str, Any]:
@@ -111,9 +143,15 @@ def check_site_templates(site: Site) -> list[str]:
     problems = []
     for vo in site.vos:
         try:
-            render_user_data(
-                site, vo.name, f"{site.site.name}-{vo.name}-check", "check", mask_secrets=True
-            )
+            for cloud in (False, True) if vo.cloud.allowed else (False,):
+                render_user_data(
+                    site,
+                    vo.name,
+                    f"{site.site.name}-{vo.name}-check",
+                    "check",
+                    mask_secrets=True,
+                    cloud=cloud,
+                )
         except ContextError as exc:
             problems.append(
                 f"{Path(site.source).name or 'site.yaml'}: vos[{vo.name}].context: {exc}"
@@ -129,7 +167,10 @@ def cmd_render_context(args: argparse.Namespace) -> int:
         known = ", ".join(vo.name for vo in site.vos)
         raise SystemExit(f"elastic: no VO {args.vo!r} in {site.source} (known: {known})")
     node_id = f"{site.site.name}-{args.vo}-preview"
-    print(render_user_data(site, args.vo, node_id, node_id, mask_secrets=True), end="")
+    text = render_user_data(
+        site, args.vo, node_id, node_id, mask_secrets=True, cloud=getattr(args, "cloud", False)
+    )
+    print(text, end="")
     return 0
 
 
@@ -139,4 +180,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help="print the cloud-init user-data a new node of a VO gets (secrets masked)",
     )
     parser.add_argument("vo", help="VO name from site.yaml")
+    parser.add_argument(
+        "--cloud", action="store_true", help="as an EC2 worker (with the dead-man switch)"
+    )
     parser.set_defaults(func=cmd_render_context)
