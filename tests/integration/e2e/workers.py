@@ -23,11 +23,12 @@ def address(index: int) -> tuple[str, str]:
     return f"10.203.{index}.1", f"10.203.{index}.2"
 
 
-def make_resolvable(names: list[str]) -> None:
-    """Each worker name resolves (for qmaster) to its namespace's address."""
+def make_resolvable(names: list[str], first: int = 1) -> None:
+    """Each worker name resolves (for qmaster) to its namespace's address; the n-th name
+    gets index ``first + n`` (start_execd's ``index``)."""
     text = HOSTS.read_text()
     lines = [line for line in text.splitlines() if not any(line.endswith(f" {n}") for n in names)]
-    lines += [f"{address(i)[1]} {name}" for i, name in enumerate(names, 1)]
+    lines += [f"{address(i)[1]} {name}" for i, name in enumerate(names, first)]
     HOSTS.write_text("\n".join(lines) + "\n")
 
 
