@@ -6,12 +6,15 @@ power_save``) Slurm decides *when* a node is needed and calls::
     ResumeProgram=/usr/local/bin/elastic-slurm-resume   # runs: elastic slurm-resume <hostlist>
     SuspendProgram=/usr/local/bin/elastic-slurm-suspend # runs: elastic slurm-suspend <hostlist>
 
-and elastic decides *where* the node's VM goes (a local hypervisor with room
-first, else EC2 if the VO may burst), boots it with the VO's contextualization
-and records it, exactly as a planned boot: the same ``Actuator`` writes the
-intent, calls the provider and closes the intent, so the ledger, the event log
-and crash recovery are the same as in ``elastic daemon``. The node's VO is the
-VO whose name is one of the node's Slurm features. Do not also run
+and elastic decides *whether* and *where* the node's VM goes: the site's limits
+and placement are the planner's (``elastic.power_plan``: VO and cloud limits, the
+budget, a local hypervisor with room first, else EC2 if the VO may burst), and a
+node they refuse is set DOWN in Slurm with the reason, so Slurm stops waiting for
+it and the admin sees why. A placed node is booted with the VO's
+contextualization and recorded exactly as a planned boot: the same ``Actuator``
+writes the intent, calls the provider and closes the intent, so the ledger, the
+event log and crash recovery are the same as in ``elastic daemon``. The node's VO
+is the VO whose name is one of the node's Slurm features. Do not also run
 ``elastic daemon`` for a power-save site: Slurm is the planner there.
 """
 
@@ -20,13 +23,16 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+from dataclasses import dataclass
 
 from elastic.actuation import ActionResult, Actuator
 from elastic.config import Site, load_site
 from elastic.engine import Engine, site_lock
-from elastic.model import Boot, Destroy, NodeState, ProviderKind
-from elastic.placement import best_fit, rooms_of
+from elastic.ledger import NodeRecord
+from elastic.model import Destroy, Host, LrmNodeState, Observation, ProviderKind, WorkerNode
+from elastic.power_plan import Refusal, plan_resume
 from lrm_adapters._command import CommandRunner
+from lrm_adapters.base import LRMError, checked_name
 
 log = logging.getLogger(__name__)
 
@@ -51,49 +57,101 @@ def node_vo(runner: CommandRunner, site: Site, node: str) -> str:
     raise ValueError(f"node {node} has no feature naming a VO of site.yaml ({sorted(features)})")
 
 
-def placement(engine: Engine, vo_name: str) -> tuple[ProviderKind, str, str, float]:
-    """Local host with room first, else EC2 when the VO may burst."""
-    vo = engine.site.vo(vo_name)
-    local = engine.providers.get(ProviderKind.LIBVIRT)
-    if local is not None and vo.image.libvirt:
-        room = best_fit(rooms_of(local.inventory().hosts), vo.flavor.cores, vo.flavor.memory_mb)
-        if room is not None:
-            return ProviderKind.LIBVIRT, room.name, "", 0.0
-    ec2 = engine.site.ec2
-    types = ec2.instance_types.get(vo_name, []) if ec2 else []
-    if ec2 is not None and types and vo.cloud.allowed and ProviderKind.EC2 in engine.providers:
-        return ProviderKind.EC2, ec2.region, types[0], ec2.prices[types[0]]
-    raise ValueError(f"no local room and no cloud allowed for VO {vo_name}")
+def slurm_reason(reason: str) -> str:
+    """``reason=`` text for scontrol, by the rule of ``SlurmAdapter.drain_node``: the
+    characters an admin's Slurm tools and scripts read safely, at most 200 of them."""
+    return re.sub(r"[^\w .,:=()-]", "_", reason)[:200] or "elastic"
 
 
-def resume(engine: Engine, nodes: list[str], runner: CommandRunner) -> list[ActionResult]:
-    now = engine.clock()
-    boots = []
-    for node in nodes:
-        record = engine.ledger.get(node)
-        if record is not None and record.state not in {NodeState.GONE, NodeState.FAILED}:
-            log.info("resume %s: already %s", node, record.state)
-            continue
-        vo = node_vo(runner, engine.site, node)
-        kind, location, instance_type, price = placement(engine, vo)
-        flavor = engine.site.vo(vo).flavor
-        boots.append(
-            Boot(
-                node,
-                vo,
-                kind,
-                location,
-                flavor.cores,
-                flavor.memory_mb,
-                "Slurm ResumeProgram",
-                instance_type,
-                price,
-            )
-        )
-    actuator = Actuator(
-        engine.site, engine.ledger, engine.lrm, engine.providers, engine.render_user_data, now
+def mark_down(runner: CommandRunner, node: str, reason: str) -> None:
+    """Tell Slurm a node will not come, with elastic's reason for ``scontrol show node``.
+
+    DOWN alone requeues the node's jobs but leaves it POWERING_UP, and at ResumeTimeout
+    Slurm would replace the reason with "ResumeTimeout reached"; a forced power-down then
+    makes it DOWN+POWERED_DOWN at once, keeping the reason until an admin resumes it.
+    Slurm's SuspendProgram call for it finds no ledger row and does nothing.
+    """
+    name = checked_name(node)
+    text = slurm_reason(f"elastic: {reason}")
+    for state in ("down", "power_down_force"):
+        runner.run(["scontrol", "update", f"nodename={name}", f"state={state}", f"reason={text}"])
+
+
+def _worker(record: NodeRecord) -> WorkerNode:
+    """A ledger row as the planner's limits see it; the LRM is not read here."""
+    return WorkerNode(
+        id=record.id,
+        vo=record.vo,
+        provider=record.provider,
+        location=record.location,
+        state=record.state,
+        lrm_state=LrmNodeState.UNKNOWN,
+        cores=record.cores,
+        memory_mb=record.memory_mb,
+        created_at=record.created_at,
+        state_since=record.state_since,
+        idle_since=record.idle_since,
+        boot_deadline=record.boot_deadline,
+        hourly_cost=record.hourly_cost,
+        instance_type=record.instance_type,
     )
-    return actuator.run(tuple(boots))
+
+
+def observe(engine: Engine) -> Observation:
+    """The ledger and the local inventory, each read once for the whole call: the
+    placements of one call then share one view of the room, as a planned pass does."""
+    hosts: tuple[Host, ...] = ()
+    local_ok = True
+    local = engine.providers.get(ProviderKind.LIBVIRT)
+    if local is not None:
+        try:
+            hosts = local.inventory().hosts
+        except Exception as exc:  # an unread hypervisor is not an empty one: no local boots
+            log.warning("resume: local inventory could not be read: %s", exc)
+            local_ok = False
+    return Observation(
+        jobs=(),
+        nodes=tuple(_worker(r) for r in engine.ledger.nodes()),
+        hosts=hosts,
+        local_ok=local_ok,
+        cloud_ok=ProviderKind.EC2 in engine.providers,
+    )
+
+
+@dataclass(frozen=True)
+class ResumeOutcome:
+    results: list[ActionResult]
+    refusals: list[Refusal]
+
+
+def resume(engine: Engine, nodes: list[str], runner: CommandRunner) -> ResumeOutcome:
+    """Boot what the site's limits allow; every other node DOWN in Slurm, with why."""
+    requests: dict[str, str] = {}
+    refusals: list[Refusal] = []
+    for node in nodes:
+        try:
+            requests[node] = node_vo(runner, engine.site, node)
+        except (ValueError, LRMError) as exc:
+            refusals.append(Refusal(node, "", str(exc)))
+    decided = plan_resume(observe(engine), requests, engine.site)
+    for node in decided.already:
+        log.info("resume %s: already live in the ledger", node)
+    refusals += decided.refusals
+    for refusal in refusals:
+        log.warning("resume %s refused: %s", refusal.node_id, refusal.reason)
+        try:
+            mark_down(runner, refusal.node_id, refusal.reason)
+        except LRMError as exc:
+            log.error("resume %s: could not mark it down in Slurm: %s", refusal.node_id, exc)
+    actuator = Actuator(
+        engine.site,
+        engine.ledger,
+        engine.lrm,
+        engine.providers,
+        engine.render_user_data,
+        engine.clock(),
+    )
+    return ResumeOutcome(actuator.run(decided.boots), refusals)
 
 
 def suspend(engine: Engine, nodes: list[str]) -> list[ActionResult]:
@@ -113,14 +171,20 @@ def suspend(engine: Engine, nodes: list[str]) -> list[ActionResult]:
 
 
 def run_power(verb: str, hostlist: str, engine: Engine) -> int:
+    """Exit 0 when every node was booted or destroyed, 4 when any was refused or failed."""
     runner = slurm_runner(engine.site)
     nodes = expand(runner, hostlist)
+    refused: list[Refusal] = []
     with site_lock(engine.site).acquire(timeout=120):
-        results = resume(engine, nodes, runner) if verb == "resume" else suspend(engine, nodes)
+        if verb == "resume":
+            outcome = resume(engine, nodes, runner)
+            results, refused = outcome.results, outcome.refusals
+        else:
+            results = suspend(engine, nodes)
     for result in results:
         state = "done" if result.ok else f"FAILED: {result.error}"
         log.info("slurm %s %s: %s", verb, result.action.node_id, state)
-    return 0 if all(r.ok for r in results) else 4
+    return 0 if all(r.ok for r in results) and not refused else 4
 
 
 def cmd_power(args: argparse.Namespace) -> int:
