@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from elastic.ledger import NodeRecord
@@ -96,6 +97,18 @@ def status_json(observation: Observation, errors: Sequence[str]) -> dict[str, An
             for (vo, p, s), c in sorted(nodes.items())
         ],
         "hosts": [vars(h) for h in observation.hosts],
+        "scale_down_ok": observation.scale_down_ok,
+        "backoffs": [
+            {
+                "vo": b.vo,
+                "provider": str(b.provider),
+                "target": b.location,
+                "failures": b.failures,
+                "until": b.until,
+                "last_error": b.last_error,
+            }
+            for b in observation.backoffs
+        ],
     }
 
 
@@ -116,14 +129,26 @@ def status_text(observation: Observation, errors: Sequence[str]) -> str:
     host_table = [
         [
             h["name"],
-            f"{h['cores_free']}/{h['cores_total']}",
-            f"{h['memory_mb_free']}/{h['memory_mb_total']}",
+            "reachable" if h["reachable"] else f"UNREACHABLE: {h['error']}",
+            f"{h['cores_free']}/{h['cores_total']}" if h["reachable"] else "?",
+            f"{h['memory_mb_free']}/{h['memory_mb_total']}" if h["reachable"] else "?",
         ]
         for h in data["hosts"]
     ]
     if host_table:
-        lines += ["", table(["HOST", "FREE CORES", "FREE MEMORY MB"], host_table)]
+        lines += ["", table(["HOST", "STATE", "FREE CORES", "FREE MEMORY MB"], host_table)]
+    backoffs = [
+        [b["vo"], b["provider"], b["target"], b["failures"], _when(b["until"]), b["last_error"]]
+        for b in data["backoffs"]
+    ]
+    if backoffs:
+        headers = ["VO", "PROVIDER", "TARGET", "FAILURES", "BACKED OFF UNTIL", "LAST ERROR"]
+        lines += ["", table(headers, backoffs)]
     return "\n".join(lines)
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def dumps(data: object) -> str:

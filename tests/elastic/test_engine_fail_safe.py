@@ -169,3 +169,53 @@ def test_a_hung_boot_is_abandoned_and_left_to_the_next_pass(tmp_path: Path):
     while list(states(ledger).values()).count("joining") < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert list(states(ledger).values()).count("joining") == 2
+
+
+def test_status_shows_unreachable_hosts_and_backoffs(tmp_path: Path):
+    from elastic.model import BootBackoff
+    from elastic.report import status_json, status_text
+
+    engine, clock, providers, ledger = build_world(tmp_path, [ATLAS_JOBS])
+    ledger.put_backoff(
+        BootBackoff("atlas", ProviderKind.LIBVIRT, "hv1", 3, clock.now + 300, "no base image"),
+        clock.now,
+    )
+    providers[ProviderKind.LIBVIRT].inventory = _unreachable  # type: ignore[method-assign]
+    observation, observed, _ = engine.prepare(clock.now)
+    text = status_text(observation, observed.errors)
+    assert "UNREACHABLE: connection refused" in text
+    assert "no base image" in text and "hv1" in text
+    data = status_json(observation, observed.errors)
+    assert data["backoffs"][0]["failures"] == 3
+
+
+def _unreachable():
+    from elastic.model import Inventory
+
+    return Inventory(
+        ProviderKind.LIBVIRT, (Host("hv1", 16, 64000, 0, 0, False, "connection refused"),), ()
+    )
+
+
+def test_the_last_good_reading_drives_boots_only_within_lrm_grace(tmp_path: Path):
+    from lrm_adapters.base import LRMError
+
+    engine, clock, _, _ = build_world(tmp_path, [ATLAS_JOBS])
+    engine.site = engine.site.model_copy(
+        update={"policy": engine.site.policy.model_copy(update={"lrm_grace_s": 120})}
+    )
+    engine.run_pass(dry_run=True)  # a good reading, kept in the process
+    real = engine.lrm.snapshot
+
+    def broken():
+        raise LRMError("qstat: cannot reach qmaster")
+
+    engine.lrm.snapshot = broken  # type: ignore[method-assign]
+    clock.now += 60
+    within = engine.run_pass()
+    assert within.degraded and within.plan.boots  # scale-up on the 60 s old view
+    assert not within.plan.drains and not within.plan.destroys
+    clock.now += 120
+    beyond = engine.run_pass()
+    assert not beyond.plan.actions  # too old: nothing at all
+    engine.lrm.snapshot = real  # type: ignore[method-assign]
