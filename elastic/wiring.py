@@ -85,7 +85,7 @@ def drmaa_probe(site: Site) -> Callable[[str], bool]:
 def build_engine(site: Site) -> Engine:
     return Engine(
         site=site,
-        ledger=Ledger.open(site.state_path()),
+        ledger=Ledger.open(site.state_url()),
         lrm=build_lrm(site),
         providers=build_providers(site),
         render_user_data=user_data_renderer(),

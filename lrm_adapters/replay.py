@@ -212,5 +212,5 @@ def from_site(site: Site) -> ReplayAdapter:
     if site.lrm.workload is None:
         raise LRMError("lrm.kind replay needs lrm.workload")
     speedup = float(site.lrm.options.get("speedup", "1"))
-    state_file = Path(str(site.state_path()) + ".replay.json")
+    state_file = site.state_side_file(".replay.json")
     return ReplayAdapter(site.resolve(site.lrm.workload), state_file, site.vos, speedup=speedup)

@@ -96,3 +96,68 @@ def test_state_path_is_relative_to_the_site_file(tmp_path: Path):
     path = tmp_path / "site.yaml"
     path.write_text(GOOD)
     assert load_site(path).state_path() == tmp_path / "var" / "elastic.db"
+
+
+def test_a_relative_state_file_is_taken_from_the_site_file_not_the_cwd(tmp_path: Path, monkeypatch):
+    path = tmp_path / "etc" / "site.yaml"
+    path.parent.mkdir()
+    path.write_text(GOOD.replace("  name: demo\n", "  name: demo\n  state: ledger/elastic.db\n"))
+    monkeypatch.chdir(tmp_path)
+    site = load_site(path)
+    assert not site.state_is_url()
+    assert site.state_url() == str(tmp_path / "etc" / "ledger" / "elastic.db")
+
+
+POSTGRES_URL = "postgresql://elastic:secret@db.example.org:5432/elastic"
+
+
+def with_state(state: str) -> str:
+    return GOOD.replace("  name: demo\n", f"  name: demo\n  state: {state}\n")
+
+
+@pytest.mark.parametrize(
+    "url", [POSTGRES_URL, "postgres://db.example.org/elastic", "sqlite:////var/lib/e.db"]
+)
+def test_a_database_url_is_kept_as_a_url_never_a_path(tmp_path: Path, url: str):
+    """Issue 10: a URL run through Path became a SQLite file under the site folder."""
+    path = tmp_path / "site.yaml"
+    path.write_text(with_state(url))
+    site = load_site(path)
+    assert site.state_is_url()
+    assert site.state_url() == url
+    with pytest.raises(ValueError, match="database URL"):
+        site.state_path()
+
+
+@pytest.mark.parametrize("scheme", ["mysql", "postgresql+psycopg2", "postgresq"])
+def test_an_unknown_database_scheme_is_an_error_with_its_line(scheme: str):
+    with pytest.raises(ConfigError) as caught:
+        parse_site(with_state(f"{scheme}://db.example.org/elastic"))
+    assert caught.value.problems == [
+        f"site.yaml:3: site.state: unknown database URL scheme {scheme!r}; use a file path or"
+        " one of sqlite://, postgresql://, postgresql+psycopg://, postgres://"
+    ]
+
+
+def test_the_lock_and_replay_files_of_a_database_site_are_local_files(tmp_path: Path):
+    """A lock on a URL cannot be taken; it goes beside the site file, by the site's name."""
+    from elastic.engine import site_lock
+    from lrm_adapters.replay import from_site
+
+    (tmp_path / "jobs.yaml").write_text("jobs: []\n")
+    path = tmp_path / "site.yaml"
+    path.write_text(
+        with_state(POSTGRES_URL).replace("  kind: sge\n", "  kind: replay\n  workload: jobs.yaml\n")
+    )
+    site = load_site(path)
+    assert site_lock(site).lock_file == str(tmp_path / ".elastic-demo.lock")
+    assert from_site(site).state_file == tmp_path / ".elastic-demo.replay.json"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.yaml", "site.yaml"]
+
+
+def test_the_lock_of_a_file_site_stays_next_to_its_ledger(tmp_path: Path):
+    from elastic.engine import site_lock
+
+    path = tmp_path / "site.yaml"
+    path.write_text(GOOD)
+    assert site_lock(load_site(path)).lock_file == str(tmp_path / "var" / "elastic.db.lock")
