@@ -231,7 +231,7 @@ class Policy(_Strict):
     boot_failures_before_failover: Annotated[int, Field(ge=1)] = 2
     # the act phase's deadline: an action with no answer by then is abandoned (its intent
     # stays open for the next pass) and the pass ends degraded
-    act_deadline_s: Annotated[float, Field(gt=0)] = 300.0
+    act_deadline_s: Annotated[float, Field(gt=0)] = 120.0
     boot_timeout_s: Annotated[int, Field(ge=1)] = 900
     idle_timeout_local_s: Annotated[int, Field(ge=0)] = 900
     idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300

@@ -23,6 +23,7 @@ from lrm_adapters._command import CommandRunner
 from lrm_adapters.sge import SgeAdapter
 from tests.factories import make_site
 from tests.integration.conftest import wait_for
+from tests.integration.crash.world import QUEUE, ensure_sge
 from tests.integration.e2e import workers
 
 pytestmark = [pytest.mark.sge, pytest.mark.ec2, pytest.mark.slow]
@@ -72,7 +73,8 @@ def world(tmp_path, moto, sge_env):
     (fake_bin / "qhost").write_text(f"#!/bin/sh\ncat <<'EOF'\n{EMPTY_QHOST}EOF\n")
     (fake_bin / "qhost").chmod(0o755)
     sge = {k: v for k, v in sge_env.items() if k.startswith("SGE_")}
-    lrm = SgeAdapter(CommandRunner(20, sge), site.vos)
+    ensure_sge([], env)  # a queue without all.q's load threshold (see ensure_sge)
+    lrm = SgeAdapter(CommandRunner(20, sge), site.vos, queue=QUEUE)
     clock = Clock()
     engine = Engine(
         site,
@@ -94,6 +96,10 @@ def jobs_on(engine) -> dict[str, int]:
     return {n.name: n.running_jobs for n in engine.lrm.snapshot().nodes}
 
 
+def busy(engine) -> set[str]:
+    return {n.name for n in engine.lrm.snapshot().nodes if n.state is LrmNodeState.BUSY}
+
+
 def instances(engine) -> set[str]:
     return {
         vm.node_id for vm in engine.providers[ProviderKind.EC2].inventory().vms if not vm.terminated
@@ -103,7 +109,9 @@ def instances(engine) -> set[str]:
 def test_admin_drain_empty_qhost_and_a_dark_worker(world, drmaa, sge_env):
     engine, clock, env, fake_bin, sge = world
     ids = [
-        drmaa.submit("/bin/sleep", "600", native="-P atlas -pe smp 4 -l h=flt-atlas-*")[0]
+        drmaa.submit("/bin/sleep", "600", native=f"-P atlas -pe smp 4 -q {QUEUE} -l h=flt-atlas-*")[
+            0
+        ]
         for _ in range(2)
     ]
     first = engine.run_pass()
@@ -111,7 +119,7 @@ def test_admin_drain_empty_qhost_and_a_dark_worker(world, drmaa, sge_env):
     w1, w2 = sorted(b.node_id for b in first.plan.boots)
     for name in (w1, w2):
         workers.start_execd(name, FIRST + int(name[-5:]), sge_env["SGE_HOST"], sge_env)
-    wait_for(lambda: jobs_on(engine).get(w1) and jobs_on(engine).get(w2), 90, "both jobs to run")
+    wait_for(lambda: busy(engine) >= {w1, w2}, 120, "both jobs to run, the execds reporting")
     clock.now += 60
     engine.run_pass()
     assert {n.state for n in engine.ledger.nodes()} == {NodeState.READY}
