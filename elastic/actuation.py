@@ -9,8 +9,9 @@ become data here (``ActionResult``): one failed action never stops the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 
 from elastic.config import Site
 from elastic.crashpoints import crash_point
@@ -32,8 +33,14 @@ from lrm_adapters.base import LRMAdapter
 
 log = logging.getLogger(__name__)
 
-#: Renders (site, vo, hostname, node_id) to cloud-init user-data.
-UserDataRenderer = Callable[[Site, str, str, str], str]
+
+class UserDataRenderer(Protocol):
+    """Renders a new node's cloud-init user-data; ``cloud``: an EC2 worker, which also
+    gets the dead-man switch (docs/deadman.md)."""
+
+    def __call__(
+        self, site: Site, vo: str, hostname: str, node_id: str, *, cloud: bool = False
+    ) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -205,7 +212,9 @@ class Actuator:
             memory_mb=boot.memory_mb,
             disk_gb=vo.flavor.disk_gb,
             image=image,
-            user_data=self.render_user_data(self.site, boot.vo, boot.node_id, boot.node_id),
+            user_data=self.render_user_data(
+                self.site, boot.vo, boot.node_id, boot.node_id, cloud=cloud
+            ),
             instance_types=types,
         )
 

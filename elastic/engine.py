@@ -308,7 +308,26 @@ class Engine:
                 now, "pass", f"{len(result.results)} action(s), {failed} failed", None
             )
         self._in_flight |= {r.action.node_id for r in result.results if r.abandoned}
+        result.errors += self._publish_heartbeat(observation, now, act_by)
         return result
+
+    def _publish_heartbeat(
+        self, observation: Observation, now: float, act_by: float
+    ) -> tuple[str, ...]:
+        """Tell the cloud workers' dead-man switch that this controller is alive: one
+        CreateTags call a pass (docs/deadman.md). A failure is reported: if it lasts
+        ``heartbeat_timeout_s``, idle cloud workers power themselves off."""
+        provider = self.providers.get(ProviderKind.EC2)
+        publish = getattr(provider, "publish_heartbeat", None)
+        if publish is None or not observation.cloud_ok:
+            return ()
+        limit = max(1.0, act_by - time.monotonic())
+        outcome = run_all({"heartbeat": lambda: publish(now)}, limit, 1)["heartbeat"]
+        if outcome.ok:
+            return ()
+        error = f"heartbeat for the cloud workers not published: {_why(outcome.error, limit)}"
+        log.error("%s", error)
+        return (error,)
 
     def _without_in_flight(self, decided: Plan) -> Plan:
         """No action on a node whose abandoned call may still be running in this process."""

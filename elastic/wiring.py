@@ -44,10 +44,10 @@ def build_providers(site: Site) -> dict[ProviderKind, Provider]:
 
 
 def user_data_renderer() -> UserDataRenderer:
-    def render(site: Site, vo: str, hostname: str, node_id: str) -> str:
+    def render(site: Site, vo: str, hostname: str, node_id: str, *, cloud: bool = False) -> str:
         from elastic.contextualize import render_user_data
 
-        return render_user_data(site, vo, hostname, node_id)
+        return render_user_data(site, vo, hostname, node_id, cloud=cloud)
 
     return render
 

@@ -66,5 +66,7 @@ def fake_providers(site: Site) -> dict[ProviderKind, FakeProvider]:
     return {ProviderKind.LIBVIRT: local, ProviderKind.EC2: FakeProvider(ProviderKind.EC2)}
 
 
-def plain_user_data(site: Site, vo: str, hostname: str, node_id: str) -> str:
+def plain_user_data(
+    site: Site, vo: str, hostname: str, node_id: str, *, cloud: bool = False
+) -> str:
     return f"#cloud-config\nhostname: {hostname}\n"

@@ -219,3 +219,22 @@ def test_the_last_good_reading_drives_boots_only_within_lrm_grace(tmp_path: Path
     beyond = engine.run_pass()
     assert not beyond.plan.actions  # too old: nothing at all
     engine.lrm.snapshot = real  # type: ignore[method-assign]
+
+
+def test_each_real_pass_publishes_the_heartbeat_and_a_dry_run_does_not(tmp_path: Path):
+    engine, clock, providers, _ = build_world(tmp_path, [ATLAS_JOBS])
+    beats: list[float] = []
+    providers[ProviderKind.EC2].publish_heartbeat = beats.append  # type: ignore[attr-defined]
+    engine.run_pass(dry_run=True)
+    assert beats == []
+    engine.run_pass()
+    clock.now += 60
+    engine.run_pass()
+    assert beats == [clock.now - 60, clock.now]
+
+    def refused(now: float) -> None:
+        raise RuntimeError("UnauthorizedOperation: ec2:CreateTags")
+
+    providers[ProviderKind.EC2].publish_heartbeat = refused  # type: ignore[attr-defined]
+    result = engine.run_pass()
+    assert result.degraded and any("heartbeat" in e for e in result.errors)

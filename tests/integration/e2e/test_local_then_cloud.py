@@ -171,5 +171,5 @@ def check_vms_and_user_data(engine, local, cloud) -> None:
         data = ec2.describe_instance_attribute(
             InstanceId=instance["InstanceId"], Attribute="userData"
         )["UserData"]["Value"]
-        expected = render_user_data(engine.site, "atlas", boot.node_id, boot.node_id)
+        expected = render_user_data(engine.site, "atlas", boot.node_id, boot.node_id, cloud=True)
         assert base64.b64decode(data).decode() == expected
