@@ -139,18 +139,7 @@ class Actuator:
         record = self.ledger.get(step.node_id)
         if record is None or step.vm is None:
             raise LookupError(f"no ledger record or VM for {step.node_id}")
-        vm = step.vm
-        self.ledger.update(
-            step.node_id,
-            self.now,
-            state=NodeState.BOOTING,
-            instance_id=vm.instance_id,
-            instance_type=vm.instance_type or record.instance_type,
-        )
-        self.lrm.register_node(step.node_id, record.vo, cloud=record.provider is ProviderKind.EC2)
-        self.ledger.set_state(
-            step.node_id, NodeState.JOINING, self.now, "registered with the LRM (recovered)"
-        )
+        self._join(record.id, record.vo, record.provider, step.vm, record.instance_type)
 
     def _run_one(self, action: Action) -> ActionResult:
         intent = self.ledger.open_intent(action.node_id, action.kind, self.now, action.reason)
@@ -222,20 +211,25 @@ class Actuator:
         request = self._boot_request(boot)
         vm = self.providers[boot.provider].boot(request)
         crash_point("boot:provider")
+        self._join(boot.node_id, boot.vo, boot.provider, vm, boot.instance_type)
+
+    def _join(
+        self, node_id: str, vo: str, provider: ProviderKind, vm: VMRef, instance_type: str
+    ) -> None:
+        """A node whose VM exists: BOOTING, registered with the LRM, JOINING. Also the
+        second half of a boot that a killed pass left (recovery's resume-boot)."""
         self.ledger.update(
-            boot.node_id,
+            node_id,
             self.now,
             state=NodeState.BOOTING,
             instance_id=vm.instance_id,
-            instance_type=vm.instance_type or boot.instance_type,
+            instance_type=vm.instance_type or instance_type,
         )
-        self.ledger.event(
-            self.now, "booting", f"VM {vm.instance_id} at {vm.location}", boot.node_id
-        )
+        self.ledger.event(self.now, "booting", f"VM {vm.instance_id} at {vm.location}", node_id)
         crash_point("boot:booting")
-        self.lrm.register_node(boot.node_id, boot.vo, cloud=boot.provider is ProviderKind.EC2)
+        self.lrm.register_node(node_id, vo, cloud=provider is ProviderKind.EC2)
         crash_point("boot:registered")
-        self.ledger.set_state(boot.node_id, NodeState.JOINING, self.now, "registered with the LRM")
+        self.ledger.set_state(node_id, NodeState.JOINING, self.now, "registered with the LRM")
 
     def _drain(self, drain: Drain) -> None:
         self.lrm.drain_node(drain.node_id, drain.reason)

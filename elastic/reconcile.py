@@ -217,13 +217,13 @@ def reconcile(
             corrections.append(Correction(record.id, changes, message))
             record = replace(record, **changes)
         if record.state is not NodeState.GONE:
-            workers.append(_worker(record, lrm_state, running))
+            workers.append(worker_view(record, lrm_state, running))
     orphans = tuple(
         _orphan(vm, now, (prices or {}).get(vm.instance_type, 0.0))
         for node_id, vm in vms.items()
         if node_id not in known and not vm.terminated
     )
-    workers += [_worker(o, *lrm_state_of(o.id, snapshot)) for o in orphans]
+    workers += [worker_view(o, *lrm_state_of(o.id, snapshot)) for o in orphans]
     return Reconciliation(tuple(corrections), orphans, tuple(workers))
 
 
@@ -247,7 +247,10 @@ def _orphan(vm: VMRef, now: float, hourly_cost: float) -> NodeRecord:
     )
 
 
-def _worker(record: NodeRecord, lrm_state: LrmNodeState, running: int) -> WorkerNode:
+def worker_view(
+    record: NodeRecord, lrm_state: LrmNodeState = LrmNodeState.UNKNOWN, running: int = 0
+) -> WorkerNode:
+    """A ledger row merged with the LRM's view of it (UNKNOWN: the LRM was not read)."""
     return WorkerNode(
         id=record.id,
         vo=record.vo,

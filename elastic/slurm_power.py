@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from elastic.actuation import ActionResult, Actuator
 from elastic.config import Site, load_site
 from elastic.engine import Engine, site_lock
-from elastic.ledger import NodeRecord
-from elastic.model import Destroy, Host, LrmNodeState, Observation, ProviderKind, WorkerNode
+from elastic.model import Destroy, Host, Observation, ProviderKind
 from elastic.power_plan import Refusal, plan_resume
+from elastic.reconcile import worker_view
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name
 
@@ -77,26 +77,6 @@ def mark_down(runner: CommandRunner, node: str, reason: str) -> None:
         runner.run(["scontrol", "update", f"nodename={name}", f"state={state}", f"reason={text}"])
 
 
-def _worker(record: NodeRecord) -> WorkerNode:
-    """A ledger row as the planner's limits see it; the LRM is not read here."""
-    return WorkerNode(
-        id=record.id,
-        vo=record.vo,
-        provider=record.provider,
-        location=record.location,
-        state=record.state,
-        lrm_state=LrmNodeState.UNKNOWN,
-        cores=record.cores,
-        memory_mb=record.memory_mb,
-        created_at=record.created_at,
-        state_since=record.state_since,
-        idle_since=record.idle_since,
-        boot_deadline=record.boot_deadline,
-        hourly_cost=record.hourly_cost,
-        instance_type=record.instance_type,
-    )
-
-
 def observe(engine: Engine) -> Observation:
     """The ledger and the local inventory, each read once for the whole call: the
     placements of one call then share one view of the room, as a planned pass does."""
@@ -111,7 +91,7 @@ def observe(engine: Engine) -> Observation:
             local_ok = False
     return Observation(
         jobs=(),
-        nodes=tuple(_worker(r) for r in engine.ledger.nodes()),
+        nodes=tuple(worker_view(r) for r in engine.ledger.nodes()),  # LRM not read
         hosts=hosts,
         local_ok=local_ok,
         cloud_ok=ProviderKind.EC2 in engine.providers,
