@@ -254,9 +254,15 @@ def merge_nodes(hosts: list[QhostHost], qstat: QstatResult) -> tuple[LrmNode, ..
         state = node_state(qhost, by_host.get(qhost.name, []), jobs)
         nodes.append(LrmNode(qhost.name, state, qhost.cores, qhost.memory_mb, jobs))
     listed = {h.name for h in hosts}
-    for name in sorted(set(by_host) - listed):
-        if not running.get(name):
+    for name in sorted(set(by_host) - listed):  # qstat knows it, qhost does not
+        jobs = running.get(name, 0)
+        disabled = all("d" in q.state for q in by_host[name])
+        if not jobs:
             nodes.append(LrmNode(name, LrmNodeState.UNKNOWN))
+        else:
+            state = LrmNodeState.DRAINING if disabled else LrmNodeState.BUSY
+            nodes.append(LrmNode(name, state, running_jobs=jobs))
+        listed.add(name)
     return merge_running(nodes, {h: n for h, n in running.items() if h not in listed})
 
 

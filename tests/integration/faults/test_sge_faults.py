@@ -136,7 +136,8 @@ def test_admin_drain_empty_qhost_and_a_dark_worker(world, drmaa, sge_env):
     engine.lrm.runner = CommandRunner(20, {**sge, "PATH": f"{fake_bin}:{os.environ['PATH']}"})
     clock.now += 60
     blind = engine.run_pass()
-    assert blind.degraded
+    seen = {n.id: n.lrm_state for n in blind.observation.nodes}
+    assert seen == {w1: LrmNodeState.DRAINING, w2: LrmNodeState.BUSY}  # qstat's jobs count
     assert not blind.plan.destroys and not blind.followup
     assert {w1, w2} <= instances(engine)  # the draining node with its running job survives
     engine.lrm.runner = real
