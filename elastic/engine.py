@@ -133,6 +133,7 @@ class Engine:
 
     def _apply(self, result: Reconciliation, now: float) -> None:
         for orphan in result.orphans:
+            log.warning("orphan %s (%s): %s", orphan.id, orphan.provider, orphan.reason)
             if self.ledger.get(orphan.id) is None:
                 self.ledger.add(orphan, orphan.reason)
             else:
@@ -144,6 +145,9 @@ class Engine:
             self.ledger.update(correction.node_id, now, **correction.fields)
             if correction.message:
                 self.ledger.event(now, "reconcile", correction.message, correction.node_id)
+                failed = correction.fields.get("state") is NodeState.FAILED
+                level = logging.WARNING if failed else logging.INFO
+                log.log(level, "reconcile %s: %s", correction.node_id, correction.message)
 
     def _probe_joined(self, result: Reconciliation) -> Reconciliation:
         """A node of a probing VO is ready only once a probe job ran on it end to end."""
