@@ -88,8 +88,17 @@ def add_host_names(lanes: Iterable[int]) -> list[str]:
         if set(lines.values()) <= set(text):
             return list(lines)
         kept = [line for line in text if _named(line) not in lines]
-        HOSTS.write_text("\n".join([*kept, *lines.values()]) + "\n")
+        write_hosts([*kept, *lines.values()])
     return list(lines)
+
+
+def write_hosts(lines: list[str]) -> None:
+    """Replace /etc/hosts in one step: a resolver (qconf, qmaster) reading it meanwhile
+    must never see it truncated."""
+    scratch = HOSTS.with_name(f".hosts.elastic-{os.getpid()}")
+    scratch.write_text("\n".join(lines) + "\n")
+    scratch.chmod(0o644)
+    os.replace(scratch, HOSTS)
 
 
 def _named(line: str) -> str | None:
