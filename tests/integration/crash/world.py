@@ -110,7 +110,7 @@ def _named(line: str) -> str | None:
 QUEUE = "crash.q"
 
 
-def ensure_sge(lanes: Iterable[int], env: dict[str, str]) -> None:
+def ensure_sge(lanes: Iterable[int], env: dict[str, str], queue: str = QUEUE) -> None:
     """One SGE project per lane (a lane's VO matches only its own jobs), and a queue of
     the crash tests' own: all.q's load threshold holds every 4-slot job back while the
     lanes' passes keep this machine's two CPUs busy (np_load_avg plus the scheduler's
@@ -124,12 +124,12 @@ def ensure_sge(lanes: Iterable[int], env: dict[str, str]) -> None:
             spec.write_text(f"name {name}\noticket 0\nfshare 0\nacl NONE\nxacl NONE\n")
             subprocess.run(["qconf", "-Aprj", str(spec)], env=env, capture_output=True, check=True)
     queues = subprocess.run(["qconf", "-sql"], env=env, capture_output=True, text=True).stdout
-    if QUEUE not in queues.split():
+    if queue not in queues.split():
         template = subprocess.run(
             ["qconf", "-sq"], env=env, capture_output=True, text=True, check=True
         ).stdout
         values = {
-            "qname": QUEUE,
+            "qname": queue,
             "hostlist": "NONE",
             "load_thresholds": "NONE",
             "pe_list": "smp",

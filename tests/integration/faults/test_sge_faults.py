@@ -23,10 +23,11 @@ from lrm_adapters._command import CommandRunner
 from lrm_adapters.sge import SgeAdapter
 from tests.factories import make_site
 from tests.integration.conftest import wait_for
-from tests.integration.crash.world import QUEUE, ensure_sge
+from tests.integration.crash.world import ensure_sge
 from tests.integration.e2e import workers
 
 pytestmark = [pytest.mark.sge, pytest.mark.ec2, pytest.mark.slow]
+QUEUE = "faults.q"  # the fault tests' own queue, without all.q's load threshold
 FIRST = 40  # worker indexes (namespaces, addresses) apart from the e2e test's
 EMPTY_QHOST = "<?xml version='1.0'?>\n<qhost xmlns:xsd='http://x'>\n</qhost>\n"
 
@@ -68,12 +69,14 @@ def world(tmp_path, moto, sge_env):
     subprocess.run(["qdel", "-f", "-u", "*"], env=env, capture_output=True, check=False)
     names = [f"flt-atlas-{i:05d}" for i in (1, 2)]
     workers.make_resolvable(names, first=FIRST + 1)
+    for index in (1, 2):  # what an interrupted earlier run may have left
+        workers.stop_execd(FIRST + index)
     fake_bin = tmp_path / "fake-bin"
     fake_bin.mkdir()
     (fake_bin / "qhost").write_text(f"#!/bin/sh\ncat <<'EOF'\n{EMPTY_QHOST}EOF\n")
     (fake_bin / "qhost").chmod(0o755)
     sge = {k: v for k, v in sge_env.items() if k.startswith("SGE_")}
-    ensure_sge([], env)  # a queue without all.q's load threshold (see ensure_sge)
+    ensure_sge([], env, QUEUE)  # a queue without all.q's load threshold (see ensure_sge)
     lrm = SgeAdapter(CommandRunner(20, sge), site.vos, queue=QUEUE)
     clock = Clock()
     engine = Engine(
@@ -108,11 +111,11 @@ def instances(engine) -> set[str]:
 
 def test_admin_drain_empty_qhost_and_a_dark_worker(world, drmaa, sge_env):
     engine, clock, env, fake_bin, sge = world
+    # one job per worker (the names elastic will give them): SGE would put both jobs on
+    # one host whose queues offer the slots, since a host's queues do not share a limit
     ids = [
-        drmaa.submit("/bin/sleep", "600", native=f"-P atlas -pe smp 4 -q {QUEUE} -l h=flt-atlas-*")[
-            0
-        ]
-        for _ in range(2)
+        drmaa.submit("/bin/sleep", "600", native=f"-P atlas -pe smp 4 -l h=flt-atlas-{n:05d}")[0]
+        for n in (1, 2)
     ]
     first = engine.run_pass()
     assert len(first.plan.boots) == 2, first.errors
