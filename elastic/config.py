@@ -212,8 +212,9 @@ class Policy(_Strict):
     # a READY node the LRM shows down or does not list for this long is failed and destroyed
     dark_timeout_s: Annotated[int, Field(ge=0)] = 600
     # a reading that loses at least this fraction of the registered nodes (and at least
-    # lrm_vanish_min_nodes of them), or that shows no running job where the last reading
-    # had lrm_vanish_min_jobs or more, is implausible: degraded, no scale-down ...
+    # lrm_vanish_min_nodes of them), or that shows an empty queue (no job running or
+    # pending) where the last reading had lrm_vanish_min_jobs or more running, is
+    # implausible: degraded, no scale-down ...
     lrm_vanish_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
     lrm_vanish_min_nodes: Annotated[int, Field(ge=1)] = 2
     lrm_vanish_min_jobs: Annotated[int, Field(ge=1)] = 4

@@ -25,7 +25,7 @@ import threading
 from collections import Counter
 
 POINTS = (
-    "pass:recovered",  # open intents of earlier passes finished, before observing
+    "pass:recovered",  # after observing, open intents of earlier passes finished (every pass)
     "pass:planned",  # plan made, before any action
     "intent:opened",  # an action's intent written, before anything is called
     "boot:provider",  # provider.boot returned a VM, before the ledger says BOOTING

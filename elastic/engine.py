@@ -270,9 +270,7 @@ class Engine:
         steps = plan_recovery(
             self.ledger.open_intents(), self.ledger.nodes(), vms, read, self._in_flight
         )
-        if not steps:
-            return []
-        results = self._actuator(now).recover(steps)
+        results = self._actuator(now).recover(steps) if steps else []
         crash_point("pass:recovered")
         return results
 

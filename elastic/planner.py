@@ -241,10 +241,22 @@ def _hold_for_unreadable_hosts(
     return notes
 
 
+def _of_vo(observation: Observation, vo: str) -> list[WorkerNode]:
+    return [n for n in observation.nodes if n.vo == vo and n.state in LIVE_STATES]
+
+
 def plan(observation: Observation, site: Site, now: float) -> Plan:
     """The actions of this pass, each with its reason. Pure."""
     if not observation.lrm_ok:
-        return Plan(notes=("the LRM could not be read: no boots, drains or destroys this pass",))
+        unread = "LRM unread: nothing decided"
+        decisions = tuple(
+            VoDecision(
+                vo.name, 0, 0, VoCapacity.of(_of_vo(observation, vo.name)).alive, 0, 0, 0, 0, unread
+            )
+            for vo in site.vos
+        )
+        note = "the LRM could not be read: no boots, drains or destroys this pass"
+        return Plan(decisions=decisions, notes=(note,))
     live = [n for n in observation.nodes if n.state in LIVE_STATES]
     by_vo: dict[str, list[WorkerNode]] = defaultdict(list)
     for node in live:

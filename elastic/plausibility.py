@@ -69,5 +69,8 @@ def check_reading(
     vanished = missing if registered and len(missing) >= threshold else ()
     now = running_jobs(snapshot)
     before = int(running_before or 0)
-    dropped = before >= policy.lrm_vanish_min_jobs and now == 0
+    # a queue that is suddenly empty, running and pending alike, is what a qmaster that
+    # lost its spool answers; jobs that end while others wait are an ordinary reading
+    empty = now == 0 and not snapshot.jobs
+    dropped = before >= policy.lrm_vanish_min_jobs and empty
     return Plausibility(len(registered), vanished, before, now, dropped)

@@ -16,7 +16,6 @@ from elastic.config import load_site
 from elastic.sim.baselines import POLICIES
 from elastic.sim.compare import run_all, scaled_site, table
 from elastic.sim.engine import SimConfig
-from elastic.sim.plot import plot
 from elastic.sim.workload import SCENARIOS, from_swf, placeable, scenario
 
 
@@ -79,6 +78,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             indent=2,
         )
     )
+    from elastic.sim.plot import plot  # matplotlib: only when plotting, not in every cron pass
+
     plot(comparison.results, out.with_suffix(".png"), f"{args.workload} ({len(jobs)} jobs)")
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.png')}")
     return 0

@@ -258,8 +258,16 @@ def test_a_reading_that_loses_the_registered_nodes_or_its_jobs_is_implausible():
     )
     assert not one_gone.implausible  # one node of four: a dark node, not a bad reading
     all_there = listed(*(LrmNode(f"n{i}", LrmNodeState.IDLE) for i in range(4)))
-    assert check_reading(all_there, records, 6, policy).jobs_dropped
+    assert check_reading(all_there, records, 6, policy).jobs_dropped  # an empty queue
     assert not check_reading(all_there, records, 3, policy).implausible
+    waiting = replace(all_there, jobs=(Job("p", vo="atlas"),))  # jobs ended, others wait
+    assert not check_reading(waiting, records, 6, policy).implausible
+
+
+def test_an_unread_lrm_still_gets_one_decision_line_per_vo():
+    p = plan(replace(observe(), lrm_ok=False), make_site(), NOW)
+    assert not p.actions and [d.vo for d in p.decisions] == ["atlas", "cms"]
+    assert all("LRM unread" in d.summary() for d in p.decisions)
 
 
 def test_no_drain_or_destroy_on_a_reading_that_is_not_trusted():
