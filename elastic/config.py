@@ -217,7 +217,7 @@ class Policy(_Strict):
     # implausible: degraded, no scale-down ...
     lrm_vanish_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
     lrm_vanish_min_nodes: Annotated[int, Field(ge=1)] = 2
-    lrm_vanish_min_jobs: Annotated[int, Field(ge=1)] = 4
+    lrm_vanish_min_jobs: Annotated[int, Field(ge=1)] = 20
     # ... until it has lasted this long; then the missing nodes are dark nodes
     lrm_vanish_grace_s: Annotated[int, Field(ge=0)] = 900
     # an unreadable LRM: its last good reading may drive boots (never scale-down) this long
