@@ -46,7 +46,9 @@ def world(tmp_path, moto, sge_env):
         lrm={"kind": "sge", "options": {"sge_cell": sge_env["SGE_CELL"]}},
         vos=[
             {
-                "name": "atlas",
+                # a VO (so an SGE host group) of its own: @atlas is e2e's, and a host of
+                # two queues takes two jobs
+                "name": "flt",
                 "match": {"project": ["atlas"]},
                 "flavor": {"cores": 4, "memory_mb": 8000},
                 "image": {"ec2": "ami-1e749f67"},
@@ -59,14 +61,14 @@ def world(tmp_path, moto, sge_env):
         ec2={
             "endpoint_url": moto,
             "region": "us-east-1",
-            "instance_types": {"atlas": ["c5.xlarge"]},
+            "instance_types": {"flt": ["c5.xlarge"]},
             "prices": {"c5.xlarge": 0.2},
             "max_instances": 4,
         },
         policy={"idle_timeout_cloud_s": 36000, "dark_timeout_s": 600, "max_boots_per_pass": 4},
     )
     env = {**os.environ, **{k: v for k, v in sge_env.items() if k.startswith("SGE_")}}
-    names = [f"flt-atlas-{i:05d}" for i in (1, 2)]
+    names = [f"flt-flt-{i:05d}" for i in (1, 2)]
     workers.make_resolvable(names, first=FIRST + 1)
     for index in (1, 2):  # what an interrupted earlier run may have left
         workers.stop_execd(FIRST + index)
@@ -112,7 +114,7 @@ def test_admin_drain_empty_qhost_and_a_dark_worker(world, drmaa, sge_env):
     # one job per worker (the names elastic will give them): SGE would put both jobs on
     # one host whose queues offer the slots, since a host's queues do not share a limit
     ids = [
-        drmaa.submit("/bin/sleep", "600", native=f"-P atlas -pe smp 4 -l h=flt-atlas-{n:05d}")[0]
+        drmaa.submit("/bin/sleep", "600", native=f"-P atlas -pe smp 4 -l h=flt-flt-{n:05d}")[0]
         for n in (1, 2)
     ]
     first = engine.run_pass()

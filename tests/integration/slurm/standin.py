@@ -72,7 +72,7 @@ def main() -> int:
         Ledger.open(site.state_path()),
         build_lrm(site),
         {ProviderKind.LIBVIRT: SlurmdStandin()},
-        lambda s, vo, host, node: "#cloud-config\n{}\n",
+        lambda s, vo, host, node, cloud=False: "#cloud-config\n{}\n",
     )
     return run_power(args.verb, args.hostlist, engine)
 
