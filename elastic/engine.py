@@ -37,12 +37,11 @@ from elastic.model import (
     Plan,
     ProviderKind,
     QueueSnapshot,
-    VMRef,
 )
 from elastic.planner import plan
 from elastic.plausibility import check_reading, running_jobs
 from elastic.providers.base import Provider
-from elastic.reconcile import Reconciliation, reconcile
+from elastic.reconcile import Reconciliation, reconcile, vms_by_node
 from elastic.recovery import plan_recovery
 from elastic.retirement import plan_destroys
 from lrm_adapters.base import LRMAdapter
@@ -260,17 +259,13 @@ class Engine:
 
     def _recover(self, observed: Observed, now: float) -> list[RecoveryResult]:
         """Finish or roll back what earlier, killed passes left half done."""
-        vms: dict[str, VMRef] = {}
-        for inventory in observed.inventories.values():
-            for vm in inventory.vms if inventory is not None else ():
-                if vm.node_id not in vms or vms[vm.node_id].terminated:
-                    vms[vm.node_id] = vm
+        vms = vms_by_node(observed.inventories)
         read = {kind for kind, inventory in observed.inventories.items() if inventory is not None}
         self._in_flight = {n for n in self._in_flight if abandoned_calls()}
         steps = plan_recovery(
             self.ledger.open_intents(), self.ledger.nodes(), vms, read, self._in_flight
         )
-        results = self._actuator(now).recover(steps) if steps else []
+        results = self.actuator(now).recover(steps) if steps else []
         crash_point("pass:recovered")
         return results
 
@@ -297,7 +292,7 @@ class Engine:
             crash_point("pass:planned")
             if decided.boots:
                 self.ledger.reserve_serials(len(decided.boots))
-            result.results = self._actuator(now, act_by).run(decided.actions)
+            result.results = self.actuator(now, act_by).run(decided.actions)
             self._fold_results(result.results, now)
             drained = {
                 r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"
@@ -409,9 +404,11 @@ class Engine:
             log.info("plan destroy %s (%s): %s", action.node_id, action.vo, action.reason)
         if not destroys:
             return (), []
-        return destroys, self._actuator(now, act_by).run(destroys)
+        return destroys, self.actuator(now, act_by).run(destroys)
 
-    def _actuator(self, now: float, act_by: float | None = None) -> Actuator:
+    def actuator(self, now: float, act_by: float | None = None) -> Actuator:
+        """The pass's Actuator: every boot, drain and destroy goes through one (slurm-resume
+        included), with what is left of the act deadline."""
         left = None if act_by is None else max(1.0, act_by - time.monotonic())
         return Actuator(
             self.site,

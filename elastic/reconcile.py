@@ -172,6 +172,16 @@ def _dark_changes(
     return changes, ""
 
 
+def vms_by_node(inventories: Mapping[ProviderKind, Inventory | None]) -> dict[str, VMRef]:
+    """Every provider's VMs by node id; a live VM wins over an ended one of the same node."""
+    vms: dict[str, VMRef] = {}
+    for inventory in inventories.values():
+        for ref in inventory.vms if inventory is not None else ():
+            if ref.node_id not in vms or vms[ref.node_id].terminated:
+                vms[ref.node_id] = ref
+    return vms
+
+
 def reconcile(
     records: Sequence[NodeRecord],
     snapshot: QueueSnapshot | None,
@@ -188,12 +198,7 @@ def reconcile(
     counts are then not kept as evidence of what the nodes run.
     """
     policy = policy or Policy()
-    vms: dict[str, VMRef] = {}
-    for inventory in inventories.values():
-        if inventory is not None:
-            for ref in inventory.vms:  # a live VM wins over an ended one of the same node
-                if ref.node_id not in vms or vms[ref.node_id].terminated:
-                    vms[ref.node_id] = ref
+    vms = vms_by_node(inventories)
     corrections: list[Correction] = []
     workers: list[WorkerNode] = []
     known = {r.id for r in records}

@@ -25,7 +25,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from elastic.actuation import ActionResult, Actuator
+from elastic.actuation import ActionResult
 from elastic.config import Site, load_site
 from elastic.engine import Engine, site_lock
 from elastic.model import Destroy, Host, Observation, ProviderKind
@@ -123,14 +123,7 @@ def resume(engine: Engine, nodes: list[str], runner: CommandRunner) -> ResumeOut
             mark_down(runner, refusal.node_id, refusal.reason)
         except LRMError as exc:
             log.error("resume %s: could not mark it down in Slurm: %s", refusal.node_id, exc)
-    actuator = Actuator(
-        engine.site,
-        engine.ledger,
-        engine.lrm,
-        engine.providers,
-        engine.render_user_data,
-        engine.clock(),
-    )
+    actuator = engine.actuator(engine.clock())
     return ResumeOutcome(actuator.run(decided.boots), refusals)
 
 
@@ -139,14 +132,7 @@ def suspend(engine: Engine, nodes: list[str]) -> list[ActionResult]:
     destroys = tuple(
         Destroy(node, live[node].vo, "Slurm SuspendProgram") for node in nodes if node in live
     )
-    actuator = Actuator(
-        engine.site,
-        engine.ledger,
-        engine.lrm,
-        engine.providers,
-        engine.render_user_data,
-        engine.clock(),
-    )
+    actuator = engine.actuator(engine.clock())
     return actuator.run(destroys)
 
 
