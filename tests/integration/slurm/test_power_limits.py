@@ -62,6 +62,15 @@ def resume_down_nodes(env: dict[str, str]) -> None:
     for name in ATLAS_NODES:
         if "State=DOWN" in scontrol(env, "show", "node", name):
             scontrol(env, "update", f"nodename={name}", "state=resume")
+    # A refused node keeps NOT_RESPONDING (it never registered); after a slurmctld restart
+    # Slurm leaves such a node out of scheduling. A forced power-down clears the flag.
+    flagged = [n for n in ATLAS_NODES if "NOT_RESPONDING" in scontrol(env, "show", "node", n)]
+    for name in flagged:
+        scontrol(env, "update", f"nodename={name}", "state=power_down_force")
+    for _ in range(30 if flagged else 0):
+        if not any("POWERING_DOWN" in scontrol(env, "show", "node", n) for n in flagged):
+            break
+        time.sleep(1)
 
 
 @pytest.mark.slow
