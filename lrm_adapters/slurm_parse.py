@@ -16,6 +16,8 @@ import re
 from collections import Counter
 from typing import Any
 
+import hostlist
+
 from elastic.model import Job, LrmNode, LrmNodeState
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.sge_parse import task_count
@@ -85,19 +87,12 @@ def states(value: Any) -> list[str]:
 
 
 def expand_hostlist(text: str) -> list[str]:
-    """``cn[1-3,5],gpu7`` → ``[cn1, cn2, cn3, cn5, gpu7]`` (zero padding kept)."""
-    hosts: list[str] = []
-    for match in re.finditer(r"([^,\[]+)(?:\[([^\]]+)\])?", text):
-        prefix, ranges = match.group(1), match.group(2)
-        if not ranges:
-            hosts.append(prefix)
-            continue
-        for part in ranges.split(","):
-            first, _, last = part.partition("-")
-            width = len(first)
-            for n in range(int(first), int(last or first) + 1):
-                hosts.append(f"{prefix}{n:0{width}d}")
-    return [h for h in hosts if h]
+    """Slurm's hostlist syntax through python-hostlist: ``cn[01-03,7],gpu1``,
+    ``rack[1-2]-n[01-02]`` (every range, zero padding kept), ``cn[1-2]-ib`` (suffixes)."""
+    try:
+        return [h for h in hostlist.expand_hostlist(text) if h]
+    except hostlist.BadHostlist as exc:
+        raise LRMParseError(f"bad Slurm hostlist {text!r}: {exc}") from exc
 
 
 def load(text: str, what: str) -> dict[str, Any]:

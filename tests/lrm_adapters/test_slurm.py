@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,42 @@ def test_numbers_and_hostlists():
     assert number({"set": True, "infinite": False, "number": 5}) == 5
     assert number({"set": False, "number": 5}) is None and number(7) == 7
     assert expand_hostlist("cn[01-03,7],gpu1") == ["cn01", "cn02", "cn03", "cn7", "gpu1"]
+    assert expand_hostlist("") == [] and expand_hostlist("cs75") == ["cs75"]
+
+
+@pytest.mark.parametrize(
+    ("text", "hosts"),
+    [
+        ("rack[1-2]-n[01-02]", ["rack1-n01", "rack1-n02", "rack2-n01", "rack2-n02"]),
+        ("cn[1-2]-ib", ["cn1-ib", "cn2-ib"]),
+        ("wn-ca-[01-02],wn-db-[05-06]", ["wn-ca-01", "wn-ca-02", "wn-db-05", "wn-db-06"]),
+    ],
+)
+def test_hostlists_with_several_ranges_and_suffixes(text, hosts):
+    assert expand_hostlist(text) == hosts
+
+
+def test_hostlists_of_real_slurm_output():
+    partitions = {
+        r["PartitionName"]: r
+        for r in records(read("ood_scontrol_show_partitions_oneliner.txt"), "PartitionName")
+    }
+    assert expand_hostlist(partitions["hugemem"]["Nodes"]) == [f"o{n:04d}" for n in range(809, 825)]
+    for name, record in partitions.items():  # Slurm's own count of every partition's hostlist
+        nodes = "" if record["Nodes"] == "(null)" else record["Nodes"]
+        assert len(expand_hostlist(nodes)) == int(record["TotalNodes"]), name
+    allowed = expand_hostlist(partitions["quick"]["AllocNodes"])  # several hostlists, dashes
+    assert len(allowed) == 26 and allowed[-3:] == ["webdev09", "owens-rw01", "owens-rw02"]
+    grouped = json.loads(read("rivos_sinfo_json_23.02_dp0.0.39_alloc_drain.json"))
+    configured = grouped["sinfo"][0]["partition"]["nodes"]
+    hosts = expand_hostlist(configured["configured"])
+    assert len(hosts) == configured["total"] == 243
+    assert hosts[:2] == ["cs11", "cs20"] and hosts[-1] == "cs305"
+
+
+def test_a_garbled_hostlist_is_a_parse_error():
+    with pytest.raises(LRMParseError):
+        expand_hostlist("cn[1-")
 
 
 def test_constraint_features_can_name_the_vo():
