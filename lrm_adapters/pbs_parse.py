@@ -19,30 +19,13 @@ from typing import Any
 
 from elastic.model import Job, LrmNode, LrmNodeState
 from lrm_adapters._times import epoch
+from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.sge_parse import seconds, task_count
 
 Attrs = dict[str, str]
 NOT_RUNNABLE = {"H": "held", "W": "waiting for its start time", "T": "in transit", "S": "suspended"}
 RUNNING = {"R", "E", "B"}
-_UNITS = {
-    "b": 1 / 2**20,
-    "w": 8 / 2**20,
-    "kb": 1 / 1024,
-    "kw": 8 / 1024,
-    "mb": 1,
-    "mw": 8,
-    "gb": 1024,
-    "gw": 8192,
-    "tb": 2**20,
-}
-
-
-def memory_mb(text: str) -> int:
-    match = re.fullmatch(r"\s*(\d+)\s*([kmgt]?[bw]?)\s*", text.lower())
-    if match is None:
-        return 0
-    return round(int(match.group(1)) * _UNITS[match.group(2) or "b"])
 
 
 def _flatten(prefix: str, value: Any, out: Attrs) -> None:

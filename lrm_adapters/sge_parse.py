@@ -12,7 +12,6 @@ count. SGE memory requests are per slot, so a job's memory is per-slot × slots.
 
 from __future__ import annotations
 
-import functools
 import io
 import re
 import xml.etree.ElementTree as ET
@@ -22,22 +21,11 @@ from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState
 from lrm_adapters._times import epoch
+from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError, merge_running
 
 MEMORY_REQUESTS = ("h_vmem", "mem_free", "h_rss", "h_data", "virtual_free", "s_vmem", "mem_req")
-_UNITS = {"": 1 / 2**20, "k": 1 / 1024, "m": 1, "g": 1024, "t": 1024**2}
 _DOWN_LETTERS = set("uaoEc")
-
-
-@functools.lru_cache(maxsize=4096)
-def memory_mb(text: str) -> int:
-    """``2G`` / ``512M`` / ``1.5g`` / bytes → MB (K/M/G are binary in SGE).
-
-    Cached: a queue repeats a handful of request strings across 100k jobs."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([kKmMgGtT]?)\s*", text)
-    if match is None:
-        return 0
-    return round(float(match.group(1)) * _UNITS[match.group(2).lower()])
 
 
 def seconds(text: str) -> int | None:

@@ -14,6 +14,7 @@ from collections import Counter
 
 from elastic.model import Job, LrmNode
 from lrm_adapters._times import epoch
+from lrm_adapters._units import memory_mb
 from lrm_adapters.slurm_parse import (
     NOT_DEMAND_REASONS,
     RUNNING_STATES,
@@ -41,16 +42,6 @@ def records(text: str, first_key: str) -> list[Record]:
     return out
 
 
-def _memory_mb(text: str) -> int:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)([KMGT]?)", text or "")
-    if not match:
-        return 0
-    return int(
-        float(match.group(1))
-        * {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 2**20}[match.group(2)]
-    )
-
-
 def _name(value: str) -> str | None:
     """``alice(1000)`` → ``alice``; ``(null)`` → None."""
     name = value.split("(")[0]
@@ -75,8 +66,8 @@ def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
             continue
         cpus = int(r.get("NumCPUs", "1").split("-")[0] or 1)
         nodes = int(r.get("NumNodes", "1").split("-")[0] or 1)
-        per_node_mb = _memory_mb(r.get("MinMemoryNode", ""))
-        per_cpu_mb = _memory_mb(r.get("MinMemoryCPU", ""))
+        per_node_mb = memory_mb(r.get("MinMemoryNode", ""), default_unit="m")
+        per_cpu_mb = memory_mb(r.get("MinMemoryCPU", ""), default_unit="m")
         reason = r.get("Reason", "None").split()[0]
         features = r.get("Features", "(null)")
         jobs.append(
