@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    ColumnElement,
     Connection,
     Engine,
     Float,
@@ -161,6 +162,8 @@ class Event:
     node_id: str | None
     kind: str
     message: str
+    #: the row's id: grows with every event, so a reader can ask for what came after it
+    id: int = 0
 
 
 def _add_missing_columns(engine: Engine) -> None:
@@ -397,10 +400,34 @@ class Ledger:
     def _event(tx: Connection, now: float, node_id: str | None, kind: str, message: str) -> None:
         tx.execute(insert(events_table).values(at=now, node_id=node_id, kind=kind, message=message))
 
-    def events(self, limit: int = 50, node_id: str | None = None) -> list[Event]:
-        query = select(events_table).order_by(events_table.c.id.desc()).limit(limit)
+    def events(
+        self,
+        limit: int = 50,
+        node_id: str | None = None,
+        *,
+        vo: str | None = None,
+        since: float | None = None,
+        after_id: int | None = None,
+    ) -> list[Event]:
+        """Events, oldest first: the newest ``limit`` of those that match, or with
+        ``after_id`` the first ``limit`` written after that event (for a follower).
+        ``vo``: events of nodes the nodes table gives that VO (site-wide events have no
+        node, so none of them); ``since``: at or after that epoch time."""
+        where: list[ColumnElement[bool]] = []
         if node_id is not None:
-            query = query.where(events_table.c.node_id == node_id)
+            where.append(events_table.c.node_id == node_id)
+        if vo is not None:
+            of_vo = select(nodes_table.c.id).where(nodes_table.c.vo == vo)
+            where.append(events_table.c.node_id.in_(of_vo))
+        if since is not None:
+            where.append(events_table.c.at >= since)
+        newest_first = after_id is None
+        if after_id is not None:
+            where.append(events_table.c.id > after_id)
+        order = events_table.c.id.desc() if newest_first else events_table.c.id.asc()
+        query = select(events_table).where(*where).order_by(order).limit(limit)
         with self._tx() as tx:
             rows = list(tx.execute(query))
-        return [Event(row.at, row.node_id, row.kind, row.message) for row in reversed(rows)]
+        if newest_first:
+            rows.reverse()
+        return [Event(row.at, row.node_id, row.kind, row.message, row.id) for row in rows]

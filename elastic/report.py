@@ -7,13 +7,14 @@ structures: actions carry reasons, not user-data.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from elastic.ledger import NodeRecord
-from elastic.model import Observation, Plan
+from elastic.ledger import Event, NodeRecord
+from elastic.model import NodeState, Observation, Plan
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -63,18 +64,67 @@ def plan_json(plan: Plan) -> dict[str, Any]:
     }
 
 
-def node_rows(nodes: Sequence[NodeRecord]) -> list[list[object]]:
+#: states whose reason alone may hide why the node got there (see ``node_cause``)
+CAUSE_STATES = frozenset({NodeState.FAILED, NodeState.RETIRING, NodeState.GONE})
+
+
+def _is_failure(kind: str) -> bool:
+    """A FAILED state's event, or an action that failed (drain-failed, destroy-failed…)."""
+    return kind == NodeState.FAILED.value or kind.endswith("-failed")
+
+
+def node_cause(node: NodeRecord, events: Sequence[Event]) -> str:
+    """Why a node is in its state, from its record and its events (oldest first).
+
+    A FAILED node: the reason stored with that state (the provider's or the LRM's
+    error, or what reconcile found), plus a later action's failure. A node retiring or
+    gone: what came just before its retirement when that was a failure or a reconcile
+    finding (a boot error, a VM vanished or ended, dark past its timeout, an admin's
+    drain), not the destroy's "failed and empty"; else a failed action's error, else
+    its reason. Events from before the node's record (a reused name) are ignored.
+    """
+    mine = [e for e in events if e.at >= node.created_at]
+    if node.state is NodeState.FAILED:
+        later = [e for e in mine if e.at >= node.state_since and e.kind.endswith("-failed")]
+        return node.reason + (f"; then {later[-1].kind}: {later[-1].message}" if later else "")
+    if node.state not in CAUSE_STATES:
+        return node.reason
+    retired = next((i for i, e in enumerate(mine) if e.kind == "retiring"), len(mine))
+    before = mine[:retired]
+    if before and (_is_failure(before[-1].kind) or before[-1].kind == "reconcile"):
+        return before[-1].message
+    failures = [e for e in mine if _is_failure(e.kind)]
+    return f"{failures[-1].kind}: {failures[-1].message}" if failures else node.reason
+
+
+def node_rows(
+    nodes: Sequence[NodeRecord], causes: Mapping[str, str] | None = None
+) -> list[list[object]]:
+    causes = causes or {}
     return [
-        [n.id, n.vo, n.provider, n.location, n.instance_id or "-", n.state, n.reason[:60]]
+        [
+            n.id,
+            n.vo,
+            n.provider,
+            n.location,
+            n.instance_id or "-",
+            n.state,
+            _clip(causes.get(n.id, n.reason), 60),
+        ]
         for n in nodes
     ]
 
 
-def nodes_text(nodes: Sequence[NodeRecord]) -> str:
+def nodes_text(nodes: Sequence[NodeRecord], causes: Mapping[str, str] | None = None) -> str:
+    """The nodes table; ``causes`` (node id -> ``node_cause``) replaces a node's reason."""
     if not nodes:
         return "no nodes"
     headers = ["NODE", "VO", "PROVIDER", "WHERE", "INSTANCE", "STATE", "REASON"]
-    return table(headers, node_rows(nodes))
+    return table(headers, node_rows(nodes, causes))
+
+
+def _clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def status_json(observation: Observation, errors: Sequence[str]) -> dict[str, Any]:
@@ -149,6 +199,39 @@ def status_text(observation: Observation, errors: Sequence[str]) -> str:
 
 def _when(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def event_text(event: Event, width: int = 80) -> str:
+    """One event as ``time  node  kind: message``, the message wrapped to ``width``
+    columns (continued lines indented); site-wide events show ``-`` as their node."""
+    head = f"{_iso(event.at)}  {event.node_id or '-'}  {event.kind}: "
+    return textwrap.fill(
+        event.message or "-",
+        width=width,
+        initial_indent=head,
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+
+
+def events_text(events: Sequence[Event]) -> str:
+    return "\n".join(event_text(e) for e in events) if events else "no events"
+
+
+def event_json(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "at": event.at,
+        "time": _iso(event.at),
+        "node": event.node_id,
+        "kind": event.kind,
+        "message": event.message,
+    }
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def dumps(data: object) -> str:
