@@ -107,7 +107,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         default=0.75,
         help="local capacity as a fraction of peak demand (default 0.75)",
     )
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=1, help="seed of the scenario's randomness")
     parser.add_argument(
         "--spot-interruptions-per-hour",
         type=float,
@@ -118,5 +118,5 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument("--hours", type=float, default=12.0, help="scenario length")
     parser.add_argument("--limit", type=int, help="first N jobs of an SWF trace")
     parser.add_argument("--out", default="var/simulate/result", help="JSON/PNG path stem")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    # -q/--quiet, common to every command, also hides the progress bar
     parser.set_defaults(func=cmd_simulate)

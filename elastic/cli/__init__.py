@@ -1,0 +1,117 @@
+"""``elastic``: the command line a site admin runs, from cron or by hand.
+
+Layer: entry point (argument parsing, exit codes, printing). One module per group of
+commands, each with an ``add_parser(subparsers)``; ``COMMANDS`` lists them all, so a
+command whose module cannot be imported fails ``elastic`` loudly instead of vanishing.
+``--config``/``-c``, ``-v`` and ``-q`` go before or after the command. Exit codes:
+
+  0  done; the pass (or command) completed and every action succeeded
+  1  unexpected internal error (a bug: please report it with the log)
+  2  usage error, or site.yaml is invalid (each problem printed as file:line: key: message)
+  3  another pass is running for this site (cron overlap); nothing was done
+  4  the pass ran but degraded: an LRM or provider could not be read, or an action failed
+  5  the node named on the command line is not in the ledger
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from elastic import __version__
+from elastic.cli import nodes, passes, validate
+from elastic.cli.common import (
+    EXIT_BUG,
+    EXIT_CONFIG,
+    EXIT_DEGRADED,
+    EXIT_LOCKED,
+    EXIT_NO_NODE,
+    EXIT_OK,
+    CommandsAction,
+    Subparsers,
+    add_common_options,
+)
+from elastic.config import ConfigError, find_site_file
+from elastic.contextualize import add_parser as add_render_context
+from elastic.demo import add_parser as add_demo
+from elastic.engine import PassLocked
+from elastic.sim.cli import add_parser as add_simulate
+from elastic.slurm_power import add_parser as add_slurm_power
+
+__all__ = [
+    "COMMANDS",
+    "EXIT_BUG",
+    "EXIT_CONFIG",
+    "EXIT_DEGRADED",
+    "EXIT_LOCKED",
+    "EXIT_NO_NODE",
+    "EXIT_OK",
+    "build_parser",
+    "main",
+]
+
+#: Every command group, in the order ``elastic --help`` lists them. A new command is a
+#: module with ``add_parser(subparsers)`` (e.g. ``elastic/cli/explain.py``) added here.
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
+    validate.add_parser,  # validate
+    passes.add_parser,  # plan, run-once, daemon, status
+    nodes.add_parser,  # nodes, drain, events
+    add_demo,  # demo
+    add_render_context,  # render-context
+    add_slurm_power,  # slurm-resume, slurm-suspend
+    add_simulate,  # simulate
+)
+
+log = logging.getLogger("elastic")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="elastic",
+        description="Elastic virtual clusters for batch sites: observe the LRM queue, "
+        "boot VO worker VMs on local hypervisors first and EC2 after, retire idle ones.",
+        epilog=__doc__.split("Exit codes:", 1)[1].join(["Exit codes:", ""]),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"elastic {__version__}")
+    add_common_options(parser, top_level=True)
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", action=CommandsAction
+    )
+    for add_parser in COMMANDS:
+        add_parser(sub)
+    return parser
+
+
+def _configure_logging(verbose: int, quiet: bool) -> None:
+    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose < 1:
+        for noisy in ("apscheduler", "botocore", "urllib3", "werkzeug"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    args.config = str(find_site_file(args.config))
+    try:
+        code: int = args.func(args)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except PassLocked as exc:
+        print(f"elastic: {exc}; this pass exits without acting", file=sys.stderr)
+        return EXIT_LOCKED
+    except Exception:
+        log.exception("unexpected error")
+        return EXIT_BUG
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

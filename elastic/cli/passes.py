@@ -1,0 +1,177 @@
+"""``elastic plan``, ``run-once``, ``daemon`` and ``status``: a pass, dry or real.
+
+Layer: entry point (the engine through ``wiring``; printing through ``report``).
+``plan`` and ``run-once`` print the plan as a table on stdout; while they run, the
+log lines that repeat a row of it (each VO's decision, each planned action and each
+action done) are not logged, so every action is printed once. What the table does not
+show (a provider's VM id, a reconcile finding, every warning and error) is logged
+as ever, and the daemon, which prints no table, logs them all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from elastic.cli.common import EXIT_DEGRADED, EXIT_OK, Subparsers, site_of
+from elastic.engine import PassLocked, PassResult, run_locked
+from elastic.report import dumps, plan_json, plan_text, status_json, status_text
+
+log = logging.getLogger("elastic")
+
+#: (logger, message template) of the INFO lines a plan table already shows
+TABLE_LINES = frozenset(
+    {
+        ("elastic.engine", "decision %s"),
+        ("elastic.engine", "plan %s %s (%s): %s"),
+        ("elastic.engine", "plan destroy %s (%s): %s"),
+        ("elastic.actuation", "%s %s done: %s"),
+    }
+)
+
+
+class TableLinesFilter(logging.Filter):
+    """Drops the INFO records of ``TABLE_LINES``; warnings and errors always pass."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        shown = (record.name, record.msg) in TABLE_LINES
+        return not (shown and record.levelno == logging.INFO)
+
+
+@contextmanager
+def table_on_stdout() -> Iterator[None]:
+    """While a command prints the plan table, the log does not repeat its rows."""
+    drop = TableLinesFilter()
+    loggers = [logging.getLogger(name) for name in {name for name, _ in TABLE_LINES}]
+    for logger in loggers:
+        logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(drop)
+
+
+def _pass_exit(result: PassResult) -> int:
+    return EXIT_DEGRADED if result.degraded else EXIT_OK
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from elastic.wiring import build_engine
+
+    site = site_of(args)
+    with table_on_stdout():
+        result = build_engine(site).run_pass(dry_run=True)
+    print(dumps(plan_json(result.plan)) if args.json else plan_text(result.plan))
+    return EXIT_DEGRADED if result.errors else EXIT_OK
+
+
+def cmd_run_once(args: argparse.Namespace) -> int:
+    from elastic.wiring import build_engine
+
+    site = site_of(args)
+    with table_on_stdout():
+        result = run_locked(site, build_engine(site), hold_if_abandoned=True)
+    for step in result.recovered:
+        state = "done" if step.ok else f"FAILED: {step.error}"
+        print(f"recovered {step.step.node_id} ({step.step.step}: {step.step.reason}): {state}")
+    print(plan_text(result.plan))
+    for destroy in result.followup:
+        print(f"then destroy {destroy.node_id} ({destroy.vo}): {destroy.reason}")
+    for failed in (r for r in result.results if not r.ok):
+        print(f"FAILED {failed.action.kind} {failed.action.node_id}: {failed.error}")
+    code = _pass_exit(result)
+    _exit_if_abandoned(code)
+    return code
+
+
+def _exit_if_abandoned(code: int) -> None:
+    """A call that never answered is left in a daemon thread: exit now, with the site
+    lock still held until the process is gone, so no pass overlaps what it may do."""
+    from elastic.deadline import abandoned_calls
+
+    left = abandoned_calls()
+    if not left:
+        return
+    log.error("%d call(s) did not answer by their deadline; exiting with them abandoned", left)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    logging.shutdown()
+    os._exit(code)
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from elastic.daemon import run_daemon
+    from elastic.wiring import build_engine
+
+    site = site_of(args)
+    engine = build_engine(site)
+    interval = args.interval or site.policy.pass_interval_s
+
+    def one_pass() -> None:
+        try:
+            run_locked(site, engine)
+        except PassLocked as exc:
+            log.warning("%s; skipping this pass", exc)
+
+    run_daemon(one_pass, interval, max_passes=args.passes)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from elastic.wiring import build_engine
+
+    engine = build_engine(site_of(args))
+    observation, observed, _ = engine.prepare(engine.clock())
+    if args.json:
+        print(dumps(status_json(observation, observed.errors)))
+    else:
+        print(status_text(observation, observed.errors))
+    return EXIT_DEGRADED if observed.errors else EXIT_OK
+
+
+def add_parser(subparsers: Subparsers) -> None:
+    p = subparsers.add_parser(
+        "plan",
+        help="dry run: observe and print the actions a pass would take, with reasons",
+        description="Observe the LRM and the providers and print what a pass would do now: "
+        "each boot, drain and destroy with its reason, and one decision line per VO. "
+        "Nothing is acted on.",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_plan)
+    p = subparsers.add_parser(
+        "run-once",
+        help="one pass: observe, plan, act, record (for cron)",
+        description="One pass under the site lock: finish what a killed pass left, observe, "
+        "reconcile, plan, act and record. Prints the plan table, then what failed; exits 3 "
+        "at once if another pass holds the lock, 4 if the pass ran degraded.",
+    )
+    p.set_defaults(func=cmd_run_once)
+    p = subparsers.add_parser(
+        "daemon",
+        help="run passes every policy.pass_interval_s until SIGTERM/SIGINT",
+        description="A pass every policy.pass_interval_s (one at a time, missed runs "
+        "coalesced) until SIGTERM or SIGINT, which let the pass under way finish. Shares "
+        "the site lock with cron's run-once.",
+    )
+    p.add_argument(
+        "--interval",
+        type=float,
+        help="seconds between passes (default: policy.pass_interval_s of site.yaml)",
+    )
+    p.add_argument("--passes", type=int, help="stop after this many passes (default: never)")
+    p.set_defaults(func=cmd_daemon)
+    p = subparsers.add_parser(
+        "status",
+        help="queue and nodes by VO, state and provider, as observed now",
+        description="Observe now and print the queue by VO (pending, not runnable), the "
+        "nodes by VO, provider and state, each host's free room and the boot backoffs. "
+        "Acts on nothing.",
+    )
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_status)
