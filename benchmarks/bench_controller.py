@@ -22,7 +22,7 @@ import yaml
 
 from elastic.config import parse_site
 from elastic.model import Host, Job, LrmNodeState, NodeState, Observation, ProviderKind, WorkerNode
-from elastic.planner import plan
+from elastic.planning import plan
 from lrm_adapters.htcondor import job_from_ad, parse_long_output
 from lrm_adapters.pbs_parse import parse_qstat_json as parse_pbs_json
 from lrm_adapters.sge_parse import parse_qstat_xml

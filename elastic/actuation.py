@@ -16,13 +16,14 @@ from typing import Protocol
 from elastic.config import Site
 from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, run_all
-from elastic.ledger import Ledger, NodeRecord
+from elastic.ledger import Ledger
 from elastic.model import (
     Action,
     Boot,
     BootRequest,
     Destroy,
     Drain,
+    NodeRecord,
     NodeState,
     ProviderKind,
     VMRef,

@@ -9,7 +9,6 @@ limit must not silently leave the limit unset.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -238,6 +237,8 @@ class Policy(_Strict):
     idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300
     drain_timeout_s: Annotated[int, Field(ge=0)] = 3600
     max_boots_per_pass: Annotated[int, Field(ge=0)] = 20
+    # drains before a node's idle timeout (reclaim_idle, repatriate_cloud), per pass
+    max_early_drains_per_pass: Annotated[int, Field(ge=0)] = 20
     # rent-or-buy for scale-up: burst to EC2 only for jobs pending at least this long
     cloud_burst_after_s: Annotated[int, Field(ge=0)] = 0
     # seconds from an EC2 request to a worker that takes jobs (boot, cloud-init, LRM join):
@@ -439,7 +440,3 @@ def find_site_file(explicit: str | None) -> Path:
         if candidate.exists():
             return candidate
     return Path("site.yaml")
-
-
-def is_valid_name(name: str) -> bool:
-    return re.fullmatch(NAME_PATTERN, name) is not None

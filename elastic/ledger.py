@@ -39,7 +39,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from elastic.model import LIVE_STATES, BootBackoff, NodeState, ProviderKind
+from elastic.model import EXISTING_STATES, BootBackoff, Intent, NodeRecord, NodeState, ProviderKind
 
 metadata = MetaData()
 
@@ -120,40 +120,8 @@ marks_table = Table(
 )
 
 
-@dataclass(frozen=True)
-class NodeRecord:
-    id: str
-    vo: str
-    provider: ProviderKind
-    location: str
-    state: NodeState
-    cores: int
-    memory_mb: int
-    created_at: float
-    state_since: float
-    instance_id: str = ""
-    instance_type: str = ""
-    hourly_cost: float = 0.0
-    boot_deadline: float | None = None
-    idle_since: float | None = None
-    reason: str = ""
-    dark_since: float | None = None
-    last_running: int = 0
-
-
 def backoff_target(vo: str, provider: ProviderKind, location: str) -> str:
     return f"{vo}|{provider.value}|{location}"
-
-
-@dataclass(frozen=True)
-class Intent:
-    id: int
-    node_id: str
-    kind: str
-    opened_at: float
-    closed_at: float | None
-    outcome: str | None
-    detail: str
 
 
 @dataclass(frozen=True)
@@ -254,7 +222,7 @@ class Ledger:
     def nodes(self, *, include_gone: bool = False) -> list[NodeRecord]:
         query = select(nodes_table).order_by(nodes_table.c.created_at, nodes_table.c.id)
         if not include_gone:
-            query = query.where(nodes_table.c.state.in_([s.value for s in LIVE_STATES]))
+            query = query.where(nodes_table.c.state.in_([s.value for s in EXISTING_STATES]))
         with self._tx() as tx:
             return [_record(row) for row in tx.execute(query)]
 

@@ -26,11 +26,11 @@ class NodeState(StrEnum):
 
 
 #: States in which a node holds (or will hold) a VM and counts as capacity.
-ALIVE_STATES = frozenset(
+CAPACITY_STATES = frozenset(
     {NodeState.REQUESTED, NodeState.BOOTING, NodeState.JOINING, NodeState.READY}
 )
 #: States in which the node still exists somewhere and must not be forgotten.
-LIVE_STATES = ALIVE_STATES | {
+EXISTING_STATES = CAPACITY_STATES | {
     NodeState.DRAINING,
     NodeState.RETIRING,
     NodeState.FAILED,
@@ -173,8 +173,43 @@ class BootRequest:
     disk_gb: int
     image: str
     user_data: str = ""
-    meta_data: str = ""
     instance_types: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NodeRecord:
+    """One node as the ledger records it: what elastic asked for and where it stands."""
+
+    id: str
+    vo: str
+    provider: ProviderKind
+    location: str
+    state: NodeState
+    cores: int
+    memory_mb: int
+    created_at: float
+    state_since: float
+    instance_id: str = ""
+    instance_type: str = ""
+    hourly_cost: float = 0.0
+    boot_deadline: float | None = None
+    idle_since: float | None = None
+    reason: str = ""
+    dark_since: float | None = None
+    last_running: int = 0
+
+
+@dataclass(frozen=True)
+class Intent:
+    """An action opened in the ledger before its side effect and closed after it."""
+
+    id: int
+    node_id: str
+    kind: str
+    opened_at: float
+    closed_at: float | None
+    outcome: str | None
+    detail: str
 
 
 @dataclass(frozen=True)
@@ -241,7 +276,6 @@ class Observation:
     cloud_ok: bool = True
     local_ok: bool = True
     next_serial: int = 1
-    static_nodes: tuple[LrmNode, ...] = ()
     #: False when the LRM reading is implausible (registered nodes vanished, running
     #: jobs dropped to none) or is the last good one kept from an earlier pass: boots
     #: may follow it, nothing may be drained or destroyed on it
@@ -297,9 +331,84 @@ class Unplaceable:
     count: int = 1
 
 
+class Cause(StrEnum):
+    """Why a wanted node was not booted, or an idle node was kept: one binding limit each.
+
+    The figures that go with each cause are in ``Reason.figures``; the planning package
+    (``elastic.planning.reasons``) builds every reason and its words.
+    """
+
+    LRM_UNREAD = "lrm_unread"
+    VO_MAX_NODES = "vo_max_nodes"
+    BOOT_BUDGET = "boot_budget"
+    BACKOFF = "backoff"
+    NO_LOCAL_IMAGE = "no_local_image"
+    NO_LOCAL_HOSTS = "no_local_hosts"
+    NO_LOCAL_ROOM = "no_local_room"
+    LOCAL_UNREADABLE = "local_unreadable"
+    HOSTS_UNREADABLE = "hosts_unreadable"
+    BURST_DELAY = "burst_delay"
+    FREEING_SOON = "freeing_soon"
+    CLOUD_NOT_ALLOWED = "cloud_not_allowed"
+    NO_CLOUD = "no_cloud"
+    CLOUD_UNREADABLE = "cloud_unreadable"
+    NO_INSTANCE_TYPES = "no_instance_types"
+    NO_CLOUD_IMAGE = "no_cloud_image"
+    VO_CLOUD_MAX_NODES = "vo_cloud_max_nodes"
+    SITE_MAX_INSTANCES = "site_max_instances"
+    VO_CLOUD_BUDGET = "vo_cloud_budget"
+    SITE_CLOUD_BUDGET = "site_cloud_budget"
+    # idle nodes kept
+    IDLE_BELOW_TIMEOUT = "idle_below_timeout"
+    NEEDED = "needed"
+    MIN_NODES = "min_nodes"
+    SCALE_DOWN_HELD = "scale_down_held"
+    TAKES_CLOUD_WORK = "takes_cloud_work"
+    DRAIN_BUDGET = "drain_budget"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One cause with its figures (``limit``, ``held``, ``until`` ...) and the same in words."""
+
+    cause: Cause
+    text: str
+    figures: dict[str, float | int | str] = field(default_factory=dict, compare=False)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class Short:
+    """``count`` wanted nodes of a VO not booted this pass, for one binding ``reason``;
+    ``also`` says why the other provider could not take them either, when it matters."""
+
+    count: int
+    reason: Reason
+    also: Reason | None = None
+
+    def words(self) -> str:
+        also = f" (and {self.also.text})" if self.also is not None else ""
+        return f"{self.count} short: {self.reason.text}{also}"
+
+
+@dataclass(frozen=True)
+class Kept:
+    """An idle node not drained this pass, and why."""
+
+    node_id: str
+    reason: Reason
+
+
 @dataclass(frozen=True)
 class VoDecision:
-    """One line per VO per pass: what the planner saw and why it did what it did."""
+    """One line per VO per pass: what the planner saw and why it did what it did.
+
+    ``wanted`` new nodes = booted (local + cloud) + ``reclaimed`` (room freed from another
+    VO's idle workers, booted next pass) + the counts in ``short``; ``covered`` is what
+    booting and idle nodes already hold of ``nodes_needed``.
+    """
 
     vo: str
     pending_jobs: int
@@ -309,14 +418,30 @@ class VoDecision:
     boots_cloud: int
     drains: int
     destroys: int
-    note: str = ""
+    covered: int = 0
+    wanted: int = 0
+    reclaimed: int = 0
+    short: tuple[Short, ...] = ()
+    kept: tuple[Kept, ...] = ()
+    #: a pass-wide hold (the LRM unread): nothing was decided for this VO
+    hold: Reason | None = None
+
+    @property
+    def short_count(self) -> int:
+        return sum(s.count for s in self.short)
 
     def summary(self) -> str:
+        notes = [s.words() for s in self.short]
+        if self.reclaimed:
+            notes.insert(0, f"{self.reclaimed} wait for local room freed from idle workers")
+        if self.hold is not None:
+            notes.insert(0, self.hold.text)
         return (
             f"vo={self.vo} pending={self.pending_jobs} need={self.nodes_needed} "
-            f"alive={self.nodes_alive} boot_local={self.boots_local} "
-            f"boot_cloud={self.boots_cloud} drain={self.drains} destroy={self.destroys}"
-            + (f" ({self.note})" if self.note else "")
+            f"alive={self.nodes_alive} covered={self.covered} want={self.wanted} "
+            f"boot_local={self.boots_local} boot_cloud={self.boots_cloud} "
+            f"drain={self.drains} destroy={self.destroys}"
+            + (f" ({'; '.join(notes)})" if notes else "")
         )
 
 

@@ -17,8 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from elastic.config import Policy
-from elastic.ledger import NodeRecord
-from elastic.model import NodeState, QueueSnapshot
+from elastic.model import NodeRecord, NodeState, QueueSnapshot
 
 #: ledger states of nodes the LRM has listed as up
 SEEN = frozenset({NodeState.READY, NodeState.DRAINING})

@@ -26,14 +26,14 @@ plus the merged ``WorkerNode`` view the planner reads. Rules:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from elastic.config import Policy
-from elastic.ledger import NodeRecord
 from elastic.model import (
     Inventory,
     LrmNodeState,
+    NodeRecord,
     NodeState,
     ProviderKind,
     QueueSnapshot,
@@ -74,7 +74,6 @@ class Reconciliation:
     corrections: tuple[Correction, ...] = ()
     orphans: tuple[NodeRecord, ...] = ()
     workers: tuple[WorkerNode, ...] = ()
-    notes: tuple[str, ...] = field(default=())
 
 
 def lrm_state_of(node_id: str, snapshot: QueueSnapshot | None) -> tuple[LrmNodeState, int]:

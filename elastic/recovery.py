@@ -23,8 +23,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
-from elastic.ledger import Intent, NodeRecord
-from elastic.model import NodeState, ProviderKind, VMRef
+from elastic.model import Intent, NodeRecord, NodeState, ProviderKind, VMRef
 
 STEPS = ("resume-boot", "fail-boot", "redo-drain", "finish-destroy", "close")
 WAIT = ("wait", "")

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from elastic.ledger import Event, NodeRecord
-from elastic.model import NodeState, Observation, Plan
+from elastic.ledger import Event
+from elastic.model import NodeRecord, NodeState, Observation, Plan, Reason, Short, VoDecision
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -42,13 +42,31 @@ def plan_text(plan: Plan) -> str:
     else:
         parts.append("no actions: nothing to boot, drain or destroy")
     parts.append("")
-    parts.extend(f"decision {d.summary()}" for d in plan.decisions)
+    for decision in plan.decisions:
+        parts.append(f"decision {decision.summary()}")
     parts.extend(f"note: {n}" for n in plan.notes)
     parts.extend(
         f"unplaceable: job {u.job_id} x{u.count} ({u.vo or 'no VO'}): {u.reason}"
         for u in plan.unplaceable
     )
     return "\n".join(parts)
+
+
+def reason_json(reason: Reason) -> dict[str, Any]:
+    return {"cause": str(reason.cause), "text": reason.text, **reason.figures}
+
+
+def short_json(short: Short) -> dict[str, Any]:
+    also = reason_json(short.also) if short.also is not None else None
+    return {"count": short.count, **reason_json(short.reason), "also": also}
+
+
+def decision_json(decision: VoDecision) -> dict[str, Any]:
+    data = {k: v for k, v in vars(decision).items() if k not in {"short", "kept", "hold"}}
+    data["short"] = [short_json(s) for s in decision.short]
+    data["kept"] = [{"node": k.node_id, **reason_json(k.reason)} for k in decision.kept]
+    data["hold"] = reason_json(decision.hold) if decision.hold is not None else None
+    return data
 
 
 def plan_json(plan: Plan) -> dict[str, Any]:
@@ -58,7 +76,7 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             | {"kind": a.kind}
             for a in plan.actions
         ],
-        "decisions": [vars(d) for d in plan.decisions],
+        "decisions": [decision_json(d) for d in plan.decisions],
         "unplaceable": [vars(u) for u in plan.unplaceable],
         "notes": list(plan.notes),
     }

@@ -7,7 +7,7 @@ power_save``) Slurm decides *when* a node is needed and calls::
     SuspendProgram=/usr/local/bin/elastic-slurm-suspend # runs: elastic slurm-suspend <hostlist>
 
 and elastic decides *whether* and *where* the node's VM goes: the site's limits
-and placement are the planner's (``elastic.power_plan``: VO and cloud limits, the
+and placement are the planner's (``elastic.planning.resume``: VO and cloud limits, the
 budget, a local hypervisor with room first, else EC2 if the VO may burst), and a
 node they refuse is set DOWN in Slurm with the reason, so Slurm stops waiting for
 it and the admin sees why. A placed node is booted with the VO's
@@ -29,7 +29,7 @@ from elastic.actuation import ActionResult
 from elastic.config import Site, load_site
 from elastic.engine import Engine, site_lock
 from elastic.model import Destroy, Host, Observation, ProviderKind
-from elastic.power_plan import Refusal, plan_resume
+from elastic.planning.resume import Refusal, plan_resume
 from elastic.reconcile import worker_view
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name

@@ -21,7 +21,7 @@ import sys
 from collections.abc import Callable
 
 from elastic import __version__
-from elastic.cli import nodes, passes, validate
+from elastic.cli import explain, nodes, passes, validate
 from elastic.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -58,6 +58,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     validate.add_parser,  # validate
     passes.add_parser,  # plan, run-once, daemon, status
     nodes.add_parser,  # nodes, drain, events
+    explain.add_parser,  # explain
     add_demo,  # demo
     add_render_context,  # render-context
     add_slurm_power,  # slurm-resume, slurm-suspend

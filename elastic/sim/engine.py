@@ -1,7 +1,7 @@
 """The discrete-event loop: arrivals, job ends, boots, and a policy pass every interval.
 
 Layer: pure simulation. The policy is any ``(Observation, Site, now) -> Plan``;
-for elastic that is ``elastic.planner.plan`` itself, unchanged: the observation
+for elastic that is ``elastic.planning.plan`` itself, unchanged: the observation
 is built from the simulated state exactly as the engine builds it from the
 real world (pending jobs, WorkerNodes with LRM states, hosts with free room).
 Drained nodes that run nothing are destroyed in the same pass, as the engine's
@@ -28,7 +28,7 @@ from elastic.model import (
     ProviderKind,
     WorkerNode,
 )
-from elastic.retirement import plan_destroys
+from elastic.planning.scale_down import plan_destroys
 from elastic.sim.cluster import Cluster, JobRecord, SimNode
 from elastic.sim.workload import SimJob
 

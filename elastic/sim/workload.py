@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from elastic.config import VoConfig
-from elastic.demand import too_big
+from elastic.planning.demand import too_big
 from elastic.swf import read_swf
 from elastic.vomatch import vo_of
 

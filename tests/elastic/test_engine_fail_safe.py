@@ -11,8 +11,7 @@ import time
 from pathlib import Path
 
 from elastic.deadline import TimedOut, run_all
-from elastic.ledger import NodeRecord
-from elastic.model import Host, NodeState, ProviderKind, QueueSnapshot
+from elastic.model import Host, NodeRecord, NodeState, ProviderKind, QueueSnapshot
 from tests.elastic.test_engine import ATLAS_JOBS, build_world, states
 
 

@@ -5,26 +5,28 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from elastic.backoff import BackoffView, BootOutcome, fold
 from elastic.config import Policy
-from elastic.ledger import Intent, NodeRecord
 from elastic.model import (
     BootBackoff,
+    Cause,
+    Intent,
     Inventory,
     Job,
     LrmNode,
     LrmNodeState,
+    NodeRecord,
     NodeState,
     Observation,
     ProviderKind,
     QueueSnapshot,
     VMRef,
 )
-from elastic.planner import plan
+from elastic.planning import plan
+from elastic.planning.backoff import BackoffView, BootOutcome, fold
+from elastic.planning.scale_down import destroy_reason
 from elastic.plausibility import check_reading
 from elastic.reconcile import reconcile
 from elastic.recovery import plan_recovery
-from elastic.retirement import destroy_reason
 from tests.factories import host, jobs, make_site, node
 
 EC2, LOCAL = ProviderKind.EC2, ProviderKind.LIBVIRT
@@ -221,7 +223,8 @@ def test_a_vo_waits_out_a_young_backoff_then_fails_over_to_the_next_target():
     site = make_site(policy={"boot_failures_before_failover": 2, "cloud_burst_after_s": 0})
     two_hosts = [host("hv1", cores=8), host("hv2", cores=8)]
     waiting = plan(observe(jobs("atlas", 2), hosts=two_hosts, backoffs=(backed_off(1),)), site, NOW)
-    assert not waiting.boots and any("wait for the backoff" in n for n in waiting.notes)
+    assert not waiting.boots
+    assert [s.reason.cause for s in waiting.decisions[0].short] == [Cause.BACKOFF]
     over = plan(observe(jobs("atlas", 2), hosts=two_hosts, backoffs=(backed_off(2),)), site, NOW)
     assert {b.location for b in over.boots} == {"hv2"}
     one_host = [host("hv1", cores=16)]

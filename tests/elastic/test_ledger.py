@@ -15,8 +15,8 @@ from sqlalchemy import Engine, create_engine, inspect, text
 
 from elastic.cli import main
 from elastic.config import load_site
-from elastic.ledger import Ledger, NodeRecord
-from elastic.model import BootBackoff, NodeState, ProviderKind
+from elastic.ledger import Ledger
+from elastic.model import BootBackoff, NodeRecord, NodeState, ProviderKind
 from elastic.wiring import build_engine
 from tests.integration.conftest import require, service_env
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from elastic.model import Job, LrmNodeState, NodeState, Observation, ProviderKind
-from elastic.planner import plan
+from elastic.model import Cause, Job, LrmNodeState, NodeState, Observation, ProviderKind
+from elastic.planning import plan
 from tests.factories import host, jobs, make_site, node
 
 LOCAL, EC2 = ProviderKind.LIBVIRT, ProviderKind.EC2
@@ -121,17 +121,17 @@ def atlas_only(allowed: bool = True, **cloud: float) -> dict:
 
 
 @pytest.mark.parametrize(
-    ("overrides", "cloud_boots"),
+    ("overrides", "cloud_boots", "cause"),
     [
-        ({}, 6),
-        ({"ec2": {"max_instances": 2}}, 2),
-        ({"ec2": {"max_hourly_cost": 0.5}}, 2),  # 0.2 each
-        ({"vos": [atlas_only(max_nodes=3, max_hourly_cost=10)]}, 3),
-        ({"vos": [atlas_only(max_nodes=9, max_hourly_cost=0.7)]}, 3),
-        ({"vos": [atlas_only(allowed=False)]}, 0),
+        ({}, 6, None),
+        ({"ec2": {"max_instances": 2}}, 2, Cause.SITE_MAX_INSTANCES),
+        ({"ec2": {"max_hourly_cost": 0.5}}, 2, Cause.SITE_CLOUD_BUDGET),  # 0.2 each
+        ({"vos": [atlas_only(max_nodes=3, max_hourly_cost=10)]}, 3, Cause.VO_CLOUD_MAX_NODES),
+        ({"vos": [atlas_only(max_nodes=9, max_hourly_cost=0.7)]}, 3, Cause.VO_CLOUD_BUDGET),
+        ({"vos": [atlas_only(allowed=False)]}, 0, Cause.NO_LOCAL_ROOM),
     ],
 )
-def test_cloud_only_within_vo_and_site_limits(overrides, cloud_boots):
+def test_cloud_only_within_vo_and_site_limits(overrides, cloud_boots, cause):
     if "vos" in overrides:
         overrides = {**overrides, "ec2": {"instance_types": {"atlas": ["c5.xlarge"]}}}
     site = make_site(**overrides)
@@ -139,7 +139,8 @@ def test_cloud_only_within_vo_and_site_limits(overrides, cloud_boots):
     assert len(boots_by(p, LOCAL)) == 4
     assert len(boots_by(p, EC2)) == cloud_boots
     if cloud_boots < 6:
-        assert "short" in p.decisions[0].note
+        (short,) = p.decisions[0].short
+        assert short.count == 6 - cloud_boots and short.reason.cause is cause
 
 
 def test_existing_cloud_spend_counts_against_the_budget():
@@ -267,7 +268,9 @@ def test_no_cloud_boots_when_ec2_unreadable_and_no_local_when_hosts_unreadable()
     assert not boots_by(p, EC2) and len(boots_by(p, LOCAL)) == 4
     p = plan(observe(jobs("atlas", 2), local_ok=False), make_site(), NOW)
     assert not boots_by(p, LOCAL) and not boots_by(p, EC2)  # unreadable is not full
-    assert any("burst_when_local_unreadable" in n for n in p.notes)
+    (short,) = p.decisions[0].short
+    assert short.reason.cause is Cause.HOSTS_UNREADABLE
+    assert "burst_when_local_unreadable" in short.reason.text
     bursting = make_site(policy={"burst_when_local_unreadable": True})
     p = plan(observe(jobs("atlas", 2), local_ok=False), bursting, NOW)
     assert not boots_by(p, LOCAL) and len(boots_by(p, EC2)) == 2

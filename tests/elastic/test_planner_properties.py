@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from elastic.model import (
-    LIVE_STATES,
+    EXISTING_STATES,
     Boot,
     Host,
     Job,
@@ -18,7 +18,7 @@ from elastic.model import (
     ProviderKind,
     WorkerNode,
 )
-from elastic.planner import plan
+from elastic.planning import plan
 from tests.factories import make_site, node
 
 NOW = 100_000.0
@@ -87,7 +87,7 @@ node_lists = st.lists(
         st.integers(0, 10_000),
         st.sampled_from(VOS),
         st.sampled_from(list(ProviderKind)),
-        st.sampled_from(sorted(LIVE_STATES)),
+        st.sampled_from(sorted(EXISTING_STATES)),
         st.sampled_from(list(LrmNodeState)),
         st.integers(1, 4),
         st.one_of(st.none(), st.floats(0, NOW)),
@@ -224,7 +224,7 @@ def test_applying_the_plan_reaches_a_steady_state(site, jobs, nodes, hosts):
     unconstrained = (
         len(first.boots) < site.policy.max_boots_per_pass
         and not first.destroys  # a destroy frees limits: a replacement boot is right
-        and not any(d.note for d in first.decisions)  # no VO was held short by a limit
+        and not any(d.short for d in first.decisions)  # no VO was held short by a limit
     )
     if unconstrained:
         assert not second.boots, "the same demand booted twice"
@@ -238,3 +238,38 @@ def test_applying_the_plan_reaches_a_steady_state(site, jobs, nodes, hosts):
         )
         serial += len(second.boots)
     assert not second.actions, f"no steady state: {second.actions}"
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    sites,
+    job_lists,
+    node_lists,
+    host_lists,
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from([0, 120]),
+)
+def test_every_want_is_met_or_carries_one_reason_and_the_numbers_add_up(
+    site, jobs, nodes, hosts, local_ok, cloud_ok, burst_after
+):
+    site = site.model_copy(
+        update={"policy": site.policy.model_copy(update={"cloud_burst_after_s": burst_after})}
+    )
+    aged = [replace(j, submit_time=NOW - 60 * (i % 4)) for i, j in enumerate(jobs)]
+    observation = Observation(
+        tuple(aged), tuple(nodes), tuple(hosts), local_ok=local_ok, cloud_ok=cloud_ok
+    )
+    p = plan(observation, site, NOW)
+    for d in p.decisions:
+        booted = d.boots_local + d.boots_cloud
+        assert d.wanted == booted + d.reclaimed + d.short_count, d.summary()
+        assert all(s.count > 0 and s.reason.text for s in d.short)
+        assert len({(s.reason, s.also) for s in d.short}) == len(d.short)  # one line each
+        assert d.covered <= d.nodes_needed
+        idle = {n.id for n in nodes if n.vo == d.vo and n.state is NodeState.READY
+                and n.lrm_state is LrmNodeState.IDLE and n.running_jobs == 0}
+        retired = {a.node_id for a in p.actions if a.vo == d.vo and a.kind != "boot"}
+        kept = [k.node_id for k in d.kept]
+        assert len(kept) == len(set(kept))
+        assert set(kept) == idle - retired, "every idle node is drained or kept with a reason"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from elastic.model import Host, Job, LrmNodeState, Observation, ProviderKind
-from elastic.planner import freeing_cores, plan
+from elastic.planning import plan
+from elastic.planning.demand import freeing_cores
 from tests.factories import jobs, make_site, node
 
 NOW = 10_000.0

@@ -9,7 +9,7 @@ from typing import Any
 
 from elastic.config import Site
 from elastic.model import NodeState, Observation, ProviderKind
-from elastic.power_plan import ResumePlan, plan_resume
+from elastic.planning.resume import ResumePlan, plan_resume
 from tests.factories import BASE_SITE, host, make_site, node
 
 LOCAL, EC2 = ProviderKind.LIBVIRT, ProviderKind.EC2
@@ -133,7 +133,7 @@ def test_max_boots_per_pass_bounds_one_call():
     decided = resume(site, ["cloud1", "cloud2", "cloud3"])
     assert [b.node_id for b in decided.boots] == ["cloud1", "cloud2"]
     assert refused(decided) == {
-        "cloud3": "policy.max_boots_per_pass 2 reached (2 placed by this call)"
+        "cloud3": "policy.max_boots_per_pass 2 reached this pass"
     }
 
 
@@ -158,7 +158,7 @@ def test_unread_local_inventory_means_no_local_boot():
 
 def test_no_ec2_provider_means_no_cloud_boot():
     decided = resume(make_site(), ["cloud1"], hosts=[FULL], cloud_ok=False)
-    assert refused(decided)["cloud1"].endswith("and EC2 is not available to this site")
+    assert refused(decided)["cloud1"].endswith("and EC2 could not be read this pass")
 
 
 def test_node_already_live_is_left_alone_and_a_failed_one_is_refused():

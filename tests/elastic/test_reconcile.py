@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from elastic.ledger import NodeRecord
 from elastic.model import (
     Inventory,
     LrmNode,
     LrmNodeState,
+    NodeRecord,
     NodeState,
     ProviderKind,
     QueueSnapshot,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from elastic.model import Destroy, Drain, Host, LrmNodeState, Observation, ProviderKind
-from elastic.planner import plan
+from elastic.planning import plan
 from tests.factories import BASE_SITE, host, jobs, make_site, node
 
 NOW = 10_000.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from elastic.config import Site
 from elastic.model import Boot, NodeState, Observation, Plan
-from elastic.planner import plan
+from elastic.planning import plan
 from elastic.sim.baselines.common import NOT_ELASTIC, with_changes
 from elastic.sim.engine import Policy
 

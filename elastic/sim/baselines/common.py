@@ -6,7 +6,7 @@ from typing import Any
 
 from elastic.config import Site
 from elastic.model import Plan
-from elastic.planner import plan
+from elastic.planning import plan
 from elastic.sim.engine import Policy
 
 #: elastic's own moves between VOs and from cloud to local, which the systems the

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from elastic.config import Site
-from elastic.planner import plan
+from elastic.planning import plan
 from elastic.sim.baselines.common import with_changes
 from elastic.sim.engine import Policy
 

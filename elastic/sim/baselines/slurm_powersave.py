@@ -4,7 +4,7 @@ suspend a node after SuspendTime (600 s) idle."""
 from __future__ import annotations
 
 from elastic.config import Site
-from elastic.planner import plan
+from elastic.planning import plan
 from elastic.sim.baselines.common import NOT_ELASTIC, with_changes
 from elastic.sim.engine import Policy
 

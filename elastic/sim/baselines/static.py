@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from elastic.config import Site
 from elastic.model import Observation, Plan
-from elastic.placement import place_local, rooms_of
-from elastic.planner import boots_for
+from elastic.planning.scale_up import boots_for, place_local
+from elastic.planning.state import PassState, View
 from elastic.sim.engine import Policy
 
 
@@ -14,8 +14,12 @@ def make(site: Site) -> tuple[Policy, Site]:
     def policy(observation: Observation, site: Site, now: float) -> Plan:
         if now > 0:
             return Plan()
-        wants = {vo.name: 10**6 for vo in site.vos}
-        placed = place_local(site, wants, rooms_of(observation.hosts), {}, [10**6])
-        return Plan(tuple(boots_for(site, placed, observation.next_serial)))
+        view = View.of(observation, site, now)
+        state = PassState.start(view)
+        state.boots_left = 10**6
+        for vo in site.vos:
+            state.want(vo.name, 10**6)
+        place_local(state, view)
+        return Plan(tuple(boots_for(site, state.placements, observation.next_serial)))
 
     return policy, site

@@ -11,8 +11,8 @@ import pytest
 
 from elastic.cli import EXIT_CONFIG, EXIT_OK, main
 from elastic.cli import nodes as nodes_cli
-from elastic.ledger import Ledger, NodeRecord
-from elastic.model import NodeState, ProviderKind
+from elastic.ledger import Ledger
+from elastic.model import NodeRecord, NodeState, ProviderKind
 
 NOW = time.time()
 

@@ -8,8 +8,8 @@ from sqlalchemy import create_engine, select
 
 from elastic.cli import EXIT_NO_NODE, EXIT_OK, main
 from elastic.config import load_site
-from elastic.ledger import Ledger, NodeRecord, intents_table
-from elastic.model import NodeState, ProviderKind
+from elastic.ledger import Ledger, intents_table
+from elastic.model import NodeRecord, NodeState, ProviderKind
 from elastic.wiring import build_lrm
 
 BOOT_ERROR = "ProviderError: hv1: no volume atlas-base.qcow2 in pool default"

@@ -22,7 +22,8 @@ def test_plan_json_reports_unmet_demand_without_acting(site_file, capsys):
     data = json.loads(capsys.readouterr().out)
     assert data["actions"] == []
     assert data["decisions"][0]["pending_jobs"] == 1
-    assert "short" in data["decisions"][0]["note"]
+    (short,) = data["decisions"][0]["short"]
+    assert short["count"] == 1 and short["cause"] and short["text"]
     assert Ledger.open(site_file.parent / "var" / "elastic.db").nodes() == []
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from elastic.engine import Engine
-from elastic.ledger import Ledger, NodeRecord
-from elastic.model import NodeState, ProviderKind, VMRef
+from elastic.ledger import Ledger
+from elastic.model import NodeRecord, NodeState, ProviderKind, VMRef
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
 from lrm_adapters.slurm import SlurmAdapter

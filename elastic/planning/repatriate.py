@@ -1,6 +1,6 @@
 """Idle cloud workers give way to local room at once, not after their timeout.
 
-Layer: pure (imports model, config, demand, placement, reclaim and retirement).
+Layer: pure.
 The cloud idle timeout is rent-or-buy: an idle cloud VM is kept for about a
 boot's worth of time because a new one would cost a boot. That reasoning holds
 only when the next job would need a new *cloud* VM. When local room could hold
@@ -19,70 +19,56 @@ next, so two cloud workers never count on the same cores.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections import Counter
 
-from elastic.config import Site
-from elastic.demand import Demand
-from elastic.model import Drain, ProviderKind, WorkerNode
-from elastic.placement import HostRoom, take_worker
-from elastic.reclaim import spare_idle_local
-from elastic.retirement import VoCapacity, is_idle
+from elastic.model import Drain, ProviderKind
+from elastic.planning import reasons
+from elastic.planning.capacity import VoCapacity, is_idle, take_worker
+from elastic.planning.reclaim import spare_idle_local
+from elastic.planning.state import PassState, View
 
 
-@dataclass
-class Repatriation:
-    """The idle cloud workers drained this pass, and the idle local workers kept to
-    take their VO's next jobs (so not drained for idleness in the same pass)."""
-
-    drains: list[Drain] = field(default_factory=list)
-    kept: set[str] = field(default_factory=set)
-
-
-def repatriate(
-    site: Site,
-    nodes: Mapping[str, Sequence[WorkerNode]],
-    demand: Demand,
-    rooms: list[HostRoom],
-    boots: Mapping[str, int],
-    taken: set[str],
-) -> Repatriation:
+def repatriate(state: PassState, view: View) -> list[Drain]:
     """Drain idle cloud workers whose place local room can take.
 
-    ``rooms`` is the host room left after this pass's boots and reclaims, and is
-    reduced here for what each drained worker's replacement would need; host
-    room counts only while such a replacement would stay within the VO's
-    ``max_nodes`` (``boots`` are this pass's boots per VO). ``taken`` holds the
-    nodes this pass already drains. A VO keeps what its pending demand and
-    ``min_nodes`` need, and no more than ``max_boots_per_pass`` go in a pass.
+    The host room left after this pass's boots and reclaims is reduced here for what
+    each drained worker's replacement would need; host room counts only while such a
+    replacement would stay within the VO's ``max_nodes``. A VO keeps what its pending
+    demand and ``min_nodes`` need; at most ``policy.max_early_drains_per_pass`` go in a
+    pass; an idle local worker kept to take a drained cloud worker's jobs is recorded.
     """
-    result = Repatriation()
+    site = view.site
+    drains: list[Drain] = []
+    boots = Counter(p.vo for p in state.placements)
     for vo in site.vos:
         if not vo.image.libvirt:
             continue  # the VO cannot run locally: its cloud workers have no substitute
-        mine = [n for n in nodes.get(vo.name, ()) if n.id not in taken]
+        mine = [n for n in view.nodes(vo.name) if n.id not in state.taken]
         idle_cloud = sorted(
             (n for n in mine if n.provider is ProviderKind.EC2 and is_idle(n)),
             key=lambda n: (-n.hourly_cost, n.id),
         )
-        needed = demand.by_vo[vo.name].nodes_needed
+        needed = view.needed(vo.name)
         limit = VoCapacity.of(mine).spare(needed, vo.min_nodes)
         spare = spare_idle_local(vo, mine, needed)
-        headroom = vo.max_nodes - len(nodes.get(vo.name, ())) - boots.get(vo.name, 0)
+        headroom = vo.max_nodes - len(view.nodes(vo.name)) - boots.get(vo.name, 0)
         for cloud in idle_cloud[: max(0, limit)]:
-            if len(result.drains) >= site.policy.max_boots_per_pass:
-                return result
+            if state.early_drains_left <= 0:
+                return drains
             if spare:
                 local = spare.pop()
-                result.kept.add(local.id)
+                state.taken.add(local.id)
+                state.keep(local, reasons.takes_cloud_work(cloud.id))
                 where = f"idle local worker {local.id}"
             else:
-                room = take_worker(rooms, vo) if headroom > 0 else None
+                room = take_worker(state.rooms, vo) if headroom > 0 else None
                 if room is None:
                     break
                 headroom -= 1
                 where = f"room on local host {room.name}"
-            result.drains.append(
+            state.early_drains_left -= 1
+            state.taken.add(cloud.id)
+            drains.append(
                 Drain(
                     cloud.id,
                     vo.name,
@@ -90,4 +76,4 @@ def repatriate(
                     "(cloud nodes go first)",
                 )
             )
-    return result
+    return drains

@@ -1,6 +1,6 @@
 """Boots that fail: counted per (VO, target), backed off exponentially, failed over.
 
-Layer: pure (imports model and config). A target is a local host, or for EC2
+Layer: pure. A target is a local host, or for EC2
 an instance type. Errors became data at the action boundary; this folds them
 into the counters the next plan reads: without it a missing base image on one
 host was retried every pass for ever, and the VO's demand never went elsewhere.
@@ -103,6 +103,13 @@ class BackoffView:
     def blocked(self, vo: str, provider: ProviderKind, location: str) -> bool:
         """This VO may not boot on this target now."""
         return any((b.vo, b.provider, b.location) == (vo, provider, location) for b in self.active)
+
+    def on(self, vo: str, provider: ProviderKind, location: str) -> BootBackoff | None:
+        """The backoff that blocks this VO on this target now, if any."""
+        return next(
+            (b for b in self.active if (b.vo, b.provider, b.location) == (vo, provider, location)),
+            None,
+        )
 
     def waiting(self, vo: str) -> BootBackoff | None:
         """A backoff below the failover count holds all of the VO's boots: the target

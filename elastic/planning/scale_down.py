@@ -1,6 +1,6 @@
 """Which nodes to drain and which to destroy: the scale-down half of the plan.
 
-Layer: pure (imports model and config). The safety rules live here and only
+Layer: pure. The safety rules live here and only
 here: a node that runs a job is never drained for idleness nor destroyed; a
 node whose LRM state is UNKNOWN is never touched; cloud nodes go before local
 ones because they cost money by the second; and a node is always drained
@@ -10,60 +10,17 @@ before it is destroyed, so the LRM stops sending it work first.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from elastic.config import Site, VoConfig
-from elastic.model import (
-    ALIVE_STATES,
-    Destroy,
-    Drain,
-    LrmNodeState,
-    NodeState,
-    ProviderKind,
-    WorkerNode,
-)
+from elastic.model import Destroy, Drain, LrmNodeState, NodeState, ProviderKind, WorkerNode
+from elastic.planning import reasons
+from elastic.planning.capacity import UPCOMING_STATES, VoCapacity, idle_timeout_s, is_idle
+from elastic.planning.state import PassState, View
 
 #: LRM states in which a node provably runs nothing and accepts nothing new.
 EMPTY_STATES = frozenset(
     {LrmNodeState.DRAINED, LrmNodeState.IDLE, LrmNodeState.ABSENT, LrmNodeState.DOWN}
 )
-UPCOMING_STATES = frozenset({NodeState.REQUESTED, NodeState.BOOTING, NodeState.JOINING})
-
-
-@dataclass(frozen=True)
-class VoCapacity:
-    """How a VO's nodes split this pass, as both scale-up and scale-down see it."""
-
-    alive: int
-    upcoming: int
-    idle: int
-
-    def spare(self, nodes_needed: int, min_nodes: int) -> int:
-        """How many nodes the VO can lose: booting or idle beyond its pending demand,
-        and never below ``min_nodes``."""
-        return min(self.upcoming + self.idle - nodes_needed, self.alive - min_nodes)
-
-    @staticmethod
-    def of(nodes: Sequence[WorkerNode]) -> VoCapacity:
-        return VoCapacity(
-            alive=sum(1 for n in nodes if n.state in ALIVE_STATES),
-            upcoming=sum(1 for n in nodes if n.state in UPCOMING_STATES),
-            idle=sum(1 for n in nodes if is_idle(n)),
-        )
-
-
-def is_idle(node: WorkerNode) -> bool:
-    return (
-        node.state is NodeState.READY
-        and node.lrm_state is LrmNodeState.IDLE
-        and node.running_jobs == 0
-    )
-
-
-def idle_timeout_s(node: WorkerNode, site: Site) -> int:
-    if node.provider is ProviderKind.EC2:
-        return site.policy.idle_timeout_cloud_s
-    return site.policy.idle_timeout_local_s
 
 
 def proven_empty(node: WorkerNode, site: Site, now: float) -> bool:
@@ -124,30 +81,45 @@ def plan_drains(
     nodes_needed: int,
     site: Site,
     now: float,
+    state: PassState | None = None,
 ) -> list[Drain]:
     """Drain idle nodes past their timeout that pending work does not need.
 
     Spare capacity is what is booting or idle beyond the pending demand; never
-    more than that is drained, and never below ``min_nodes``.
+    more than that is drained, and never below ``min_nodes``. Each idle node kept is
+    recorded in ``state`` with why.
     """
-    limit = VoCapacity.of(nodes).spare(nodes_needed, vo.min_nodes)
-    if limit <= 0:
-        return []
-    expired = [
-        n
-        for n in nodes
-        if is_idle(n) and n.idle_since is not None and now - n.idle_since >= idle_timeout_s(n, site)
-    ]
-    expired.sort(key=lambda n: (n.provider is not ProviderKind.EC2, n.idle_since or 0.0, n.id))
-    return [
-        Drain(
-            n.id,
-            vo.name,
-            f"idle {now - (n.idle_since or now):.0f} s ≥ {idle_timeout_s(n, site)} s "
-            f"({n.provider}), not needed by {nodes_needed} node(s) of pending demand",
+    capacity = VoCapacity.of(nodes)
+    limit = capacity.spare(nodes_needed, vo.min_nodes)
+    by_min = capacity.alive - vo.min_nodes < capacity.upcoming + capacity.idle - nodes_needed
+    idle = [n for n in nodes if is_idle(n)]
+    idle.sort(key=lambda n: (n.provider is not ProviderKind.EC2, n.idle_since or 0.0, n.id))
+    drains: list[Drain] = []
+    for node in idle:
+        idle_s = now - (node.idle_since if node.idle_since is not None else now)
+        timeout = idle_timeout_s(node, site)
+        if node.idle_since is None or idle_s < timeout:
+            if state is not None:
+                state.keep(node, reasons.idle_below_timeout(idle_s, timeout))
+            continue
+        if len(drains) >= max(0, limit):
+            if state is not None:
+                why = (
+                    reasons.min_nodes(vo.name, vo.min_nodes, capacity.alive)
+                    if by_min
+                    else reasons.needed(nodes_needed)
+                )
+                state.keep(node, why)
+            continue
+        drains.append(
+            Drain(
+                node.id,
+                vo.name,
+                f"idle {idle_s:.0f} s ≥ {timeout} s ({node.provider}), not needed by "
+                f"{nodes_needed} node(s) of pending demand",
+            )
         )
-        for n in expired[:limit]
-    ]
+    return drains
 
 
 def overdue_drains(nodes: Sequence[WorkerNode], site: Site, now: float) -> list[str]:
@@ -161,3 +133,18 @@ def overdue_drains(nodes: Sequence[WorkerNode], site: Site, now: float) -> list[
         and n.running_jobs > 0
         and now - n.state_since > site.policy.drain_timeout_s
     ]
+
+
+def retire(state: PassState, view: View) -> list[Drain]:
+    """Idle drains for every VO, and a kept reason for each idle node left alone."""
+    drains: list[Drain] = []
+    for vo in view.site.vos:
+        nodes = view.nodes(vo.name)
+        if not view.scale_down:
+            for node in nodes:
+                if is_idle(node) and node.id not in state.taken:
+                    state.keep(node, reasons.scale_down_held())
+            continue
+        kept = [n for n in nodes if n.id not in state.taken]
+        drains += plan_drains(vo, kept, view.needed(vo.name), view.site, view.now, state)
+    return drains

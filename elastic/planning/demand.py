@@ -1,6 +1,6 @@
 """Pending jobs to worker nodes: how many nodes of its flavor each VO needs.
 
-Layer: pure (imports model and config). Jobs are grouped by shape (cores and
+Layer: pure. Jobs are grouped by shape (cores and
 memory per host) so that 100k array tasks cost one dictionary entry, not 100k
 objects. Each shape fills whole nodes first; the leftovers of all shapes share
 nodes by the larger of their core and memory fractions. That is the fluid
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from elastic.config import Site, VoConfig
@@ -33,7 +33,6 @@ class VoDemand:
 class Demand:
     by_vo: dict[str, VoDemand]
     unplaceable: tuple[Unplaceable, ...]
-    not_runnable: int
 
 
 def too_big(cores_per_node: int, memory_mb_per_node: int, vo: VoConfig) -> str | None:
@@ -68,12 +67,8 @@ def compute_demand(jobs: Iterable[Job], site: Site) -> Demand:
     by_vo = {name: VoDemand(name) for name in vos}
     shapes: dict[str, dict[tuple[int, int], int]] = defaultdict(dict)
     unplaceable: list[Unplaceable] = []
-    not_runnable = 0
     for job in jobs:
-        if job.running:
-            continue
-        if not job.runnable:
-            not_runnable += job.count
+        if job.running or not job.runnable:
             continue
         vo = vos.get(job.vo) if job.vo is not None else None
         if vo is None:
@@ -91,4 +86,38 @@ def compute_demand(jobs: Iterable[Job], site: Site) -> Demand:
         flavor = vos[name].flavor
         by_vo[name].shapes = vo_shapes
         by_vo[name].nodes_needed = nodes_for_shapes(vo_shapes, flavor.cores, flavor.memory_mb)
-    return Demand(by_vo, tuple(unplaceable), not_runnable)
+    return Demand(by_vo, tuple(unplaceable))
+
+
+def freeing_cores(jobs: Iterable[Job], now: float, horizon: float) -> dict[str, int]:
+    """Per VO, cores of running jobs whose walltime ends within ``horizon``.
+
+    A walltime is a limit the LRM enforces, so these cores are free for certain
+    by then; a cloud worker requested now would not be taking work any sooner.
+    """
+    freeing: dict[str, int] = defaultdict(int)
+    for job in jobs:
+        if not job.running or job.vo is None or job.walltime_s is None or job.start_time is None:
+            continue
+        if now < job.start_time + job.walltime_s <= now + horizon:  # past it: not enforced
+            freeing[job.vo] += job.cores * job.count
+    return freeing
+
+
+def aged(jobs: Sequence[Job], now: float, after: int) -> list[Job]:
+    """Jobs pending at least ``after`` seconds (or of unknown age), which may burst."""
+    return [j for j in jobs if j.submit_time is None or now - j.submit_time >= after]
+
+
+def oldest_young_age(jobs: Iterable[Job], vo: str, now: float, after: int) -> float:
+    """How long the VO's oldest pending job that may not burst yet has waited."""
+    ages = [
+        now - j.submit_time
+        for j in jobs
+        if j.vo == vo
+        and not j.running
+        and j.runnable
+        and j.submit_time is not None
+        and now - j.submit_time < after
+    ]
+    return max(ages, default=0.0)

@@ -1,6 +1,6 @@
 """Idle local workers of one VO make room for another VO's pending work.
 
-Layer: pure (imports model, config, placement and retirement). Local VMs
+Layer: pure. Local VMs
 belong to one VO, so a host full of one VO's idle workers blocks another VO
 that waits: without this step the waiting VO bursts to the cloud and pays,
 while local cores sit idle until the idle timeout frees them. An idle worker
@@ -14,26 +14,12 @@ still sooner, and free, next to a cloud boot.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 
-from elastic.config import Site, VoConfig
-from elastic.demand import Demand
-from elastic.model import Drain, Host, ProviderKind, WorkerNode
-from elastic.placement import HostRoom
-from elastic.retirement import VoCapacity, is_idle
-
-
-@dataclass
-class Reclaim:
-    """What this pass takes back: the drains, and the wants they will hold per VO."""
-
-    drains: list[Drain] = field(default_factory=list)
-    covered: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def node_ids(self) -> set[str]:
-        return {d.node_id for d in self.drains}
+from elastic.config import VoConfig
+from elastic.model import Drain, ProviderKind, WorkerNode
+from elastic.planning.capacity import HostRoom, VoCapacity, is_idle
+from elastic.planning.state import PassState, View
 
 
 def spare_idle_local(
@@ -54,26 +40,20 @@ def _fits(room: HostRoom, node: WorkerNode, vo: VoConfig) -> bool:
     return room.fits(vo.flavor.cores - node.cores, vo.flavor.memory_mb - node.memory_mb)
 
 
-def reclaim_idle(
-    site: Site,
-    nodes: Mapping[str, Sequence[WorkerNode]],
-    demand: Demand,
-    wants_left: dict[str, int],
-    rooms: Iterable[HostRoom],
-    hosts: Iterable[Host],
-    held_cores: dict[str, float],
-) -> Reclaim:
+def reclaim_idle(state: PassState, view: View) -> list[Drain]:
     """Drain spare idle local workers whose room another VO's unplaced wants can use.
 
-    ``wants_left`` are the wants local placement could not satisfy this pass;
-    ``rooms`` the free room left after it. Both are reduced for what the reclaimed
-    room will hold. The VO holding the fewest local cores per share is served
-    first, as in placement; a worker is drained only when its room, with what is
-    already free on its host, fits that VO's flavor.
+    The wants local placement could not satisfy this pass, and the room left after it,
+    are both reduced for what the reclaimed room will hold (``state.reclaimed``). The VO
+    holding the fewest local cores per share is served first, as in placement; a worker
+    is drained only when its room, with what is already free on its host, fits that
+    VO's flavor. At most ``policy.max_early_drains_per_pass`` go in a pass, and no more
+    than ``max_boots_per_pass``: the boots that will take their room come next pass.
     """
-    result = Reclaim()
-    room_of = {r.name: r for r in rooms}
-    for h in hosts:
+    site = view.site
+    drains: list[Drain] = []
+    room_of = {r.name: r for r in state.rooms}
+    for h in view.observation.hosts:
         if h.reachable and h.name not in room_of:
             room_of[h.name] = HostRoom(h.name, h.cores_free, h.memory_mb_free)
     # VOs with wants left and no free room anywhere (with room, they only wait for the
@@ -81,37 +61,39 @@ def reclaim_idle(
     waiting = [
         vo
         for vo in site.vos
-        if wants_left.get(vo.name, 0) > 0
+        if state.wants.get(vo.name, 0) > 0
         and vo.image.libvirt
         and not any(r.fits(vo.flavor.cores, vo.flavor.memory_mb) for r in room_of.values())
     ]
     if not waiting:
-        return result
+        return drains
     candidates = [
         n
         for vo in site.vos
-        for n in spare_idle_local(vo, nodes.get(vo.name, ()), demand.by_vo[vo.name].nodes_needed)
+        for n in spare_idle_local(vo, view.nodes(vo.name), view.needed(vo.name))
     ]
     candidates.sort(key=lambda n: (n.idle_since or 0.0, n.id))
     for node in candidates:
-        if len(result.drains) >= site.policy.max_boots_per_pass:
-            break  # no more than the next pass can boot in their place
+        if state.early_drains_left <= 0 or len(drains) >= site.policy.max_boots_per_pass:
+            break  # and no more than the next pass can boot in their place
         room = room_of.get(node.location)
         if room is None:
             continue
         wanting = sorted(
             (vo for vo in waiting if vo.name != node.vo),
-            key=lambda vo: held_cores.get(vo.name, 0.0) / vo.share,
+            key=lambda vo: state.held_local.get(vo.name, 0.0) / vo.share,
         )
         taker = next((vo for vo in wanting if _fits(room, node, vo)), None)
         if taker is None:
             continue
         room.cores_free += node.cores - taker.flavor.cores
         room.memory_mb_free += node.memory_mb - taker.flavor.memory_mb
-        wants_left[taker.name] -= 1
-        held_cores[taker.name] = held_cores.get(taker.name, 0.0) + taker.flavor.cores
-        result.covered[taker.name] = result.covered.get(taker.name, 0) + 1
-        result.drains.append(
+        state.wants[taker.name] -= 1
+        state.held_local[taker.name] = state.held_local.get(taker.name, 0.0) + taker.flavor.cores
+        state.reclaimed[taker.name] = state.reclaimed.get(taker.name, 0) + 1
+        state.early_drains_left -= 1
+        state.taken.add(node.id)
+        drains.append(
             Drain(
                 node.id,
                 node.vo,
@@ -123,8 +105,8 @@ def reclaim_idle(
         waiting = [
             vo
             for vo in waiting
-            if wants_left[vo.name] > 0 and not room.fits(vo.flavor.cores, vo.flavor.memory_mb)
+            if state.wants[vo.name] > 0 and not room.fits(vo.flavor.cores, vo.flavor.memory_mb)
         ]
         if not waiting:
             break
-    return result
+    return drains
