@@ -44,6 +44,7 @@ from elastic.providers.base import Provider
 from elastic.reconcile import Reconciliation, reconcile, vms_by_node
 from elastic.recovery import plan_recovery
 from elastic.retirement import plan_destroys
+from elastic.vomatch import label_snapshot
 from lrm_adapters.base import LRMAdapter
 
 log = logging.getLogger(__name__)
@@ -120,6 +121,8 @@ class Engine:
                 errors.append(f"provider {kind}: {_why(got.error, timeout)}")
         lrm = outcomes["lrm"]
         snapshot = lrm.value if isinstance(lrm.value, QueueSnapshot) else None
+        if snapshot is not None:  # a job's VO is decided here, once, for every reader
+            snapshot = label_snapshot(snapshot, self.site.vos)
         if not lrm.ok:
             errors.append(f"LRM {self.lrm.name}: {_why(lrm.error, timeout)}")
         for inventory in inventories.values():

@@ -18,6 +18,7 @@ from elastic.engine import Engine
 from elastic.ledger import Ledger
 from elastic.model import ProviderKind
 from elastic.providers.base import Provider
+from elastic.vomatch import vo_of
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMAdapter, LRMError
 
@@ -25,6 +26,10 @@ log = logging.getLogger(__name__)
 
 
 def build_lrm(site: Site) -> LRMAdapter:
+    if site.lrm.kind == "replay":  # the played LRM runs a job on its VO's nodes
+        from lrm_adapters.replay import from_site as replay_from_site
+
+        return replay_from_site(site, route=lambda job: vo_of(job, site.vos))
     module = importlib.import_module(f"lrm_adapters.{site.lrm.kind}")
     from_site = cast(Callable[[Site], LRMAdapter], module.from_site)
     return from_site(site)

@@ -91,7 +91,9 @@ class LRMAdapter(Protocol):
 
     Contract:
     - ``snapshot()`` returns one consistent view or raises ``LRMError``; it never
-      returns a partial view silently. Jobs carry their VO (``vomatch.label``).
+      returns a partial view silently. Jobs carry their raw attributes (user, group,
+      project, account, queue, features) and ``vo=None``: the engine decides a job's VO,
+      once (``elastic.vomatch``).
     - ``register_node``, ``drain_node`` and ``remove_node`` are idempotent: calling
       one twice, or on a node already in that state, is not an error.
     - ``drain_node`` guarantees no new job starts on the node; running jobs go on.

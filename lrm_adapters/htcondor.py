@@ -30,7 +30,6 @@ from typing import Any, Protocol
 
 from elastic.config import Site, VoConfig
 from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
-from elastic.vomatch import label
 from lrm_adapters.base import LRMError, LRMParseError
 
 JOB_ATTRS = [
@@ -213,7 +212,7 @@ class HTCondorAdapter:
 
     def snapshot(self) -> QueueSnapshot:
         try:
-            jobs = [label(job_from_ad(ad), self.vos) for ad in self.query.queue_jobs()]
+            jobs = [job_from_ad(ad) for ad in self.query.queue_jobs()]
             nodes = nodes_from_ads(self.query.startd_ads())
         except LRMError:
             raise

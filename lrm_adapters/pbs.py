@@ -17,7 +17,6 @@ from collections.abc import Sequence
 
 from elastic.config import Site, VoConfig
 from elastic.model import QueueSnapshot
-from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name, merge_running
 from lrm_adapters.pbs_parse import (
@@ -53,7 +52,7 @@ class PbsAdapter:
             nodes = parse_pbsnodes_xml(self.runner.run(["pbsnodes", "-x"]))
         # pbsnodes' jobs and qstat's exec_host both count, also for a node pbsnodes omits
         merged = merge_running(nodes, per_host)
-        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), merged)
+        return QueueSnapshot(tuple(jobs), merged)
 
     def _exists(self, host: str) -> bool:
         try:

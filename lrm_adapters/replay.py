@@ -4,9 +4,12 @@ Layer: adapter I/O (a JSON state file). It reads a YAML job list or a
 Standard Workload Format trace and plays it against the nodes elastic
 registers: jobs arrive at their submit offset, start first-come-first-served
 on registered nodes of their VO with free cores, and end after their runtime,
-all scaled by ``speedup``. Its state lives in a small JSON file beside the
-ledger so that separate cron passes see one continuous queue. It exists so the
-embedded ``site.yaml`` runs with no root, no daemon and no cloud account.
+all scaled by ``speedup``. Which VO's nodes a job may run on is the played LRM's own
+routing (a real site's queues do it): a ``route`` callable the composition root gives, so
+that this module, like every adapter, never decides a job's VO for elastic, and its
+``snapshot()`` jobs carry ``vo=None`` like any adapter's. Its state lives in a small JSON
+file beside the ledger so that separate cron passes see one continuous queue. It exists so
+the embedded ``site.yaml`` runs with no root, no daemon and no cloud account.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ import yaml
 from elastic.config import Site, VoConfig
 from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
 from elastic.swf import read_swf
-from elastic.vomatch import label
 from lrm_adapters.base import LRMError, LRMParseError
 
 
@@ -32,6 +34,7 @@ from lrm_adapters.base import LRMError, LRMParseError
 class ReplayJob:
     job: Job  # one instance (count 1); ``submit_time`` is an offset in seconds
     runtime_s: float
+    vo: str | None = None  # whose nodes it runs on (``route``)
 
 
 def _job_from_yaml(index: int, item: dict[str, Any]) -> list[ReplayJob]:
@@ -78,13 +81,14 @@ class ReplayAdapter:
         state_file: Path,
         vos: Sequence[VoConfig],
         *,
+        route: Callable[[Job], str | None],
         speedup: float = 1.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.workload = workload
         self.state_file = state_file
         self.vos = {vo.name: vo for vo in vos}
-        self._vo_list = list(vos)
+        self.route = route
         self.speedup = speedup
         self.clock = clock
         self._jobs: list[ReplayJob] | None = None
@@ -108,7 +112,7 @@ class ReplayAdapter:
     def _all_jobs(self) -> list[ReplayJob]:
         if self._jobs is None:
             loaded = load_workload(self.workload)
-            self._jobs = [ReplayJob(label(r.job, self._vo_list), r.runtime_s) for r in loaded]
+            self._jobs = [ReplayJob(r.job, r.runtime_s, self.route(r.job)) for r in loaded]
         return self._jobs
 
     def _advance(self, state: dict[str, Any], now: float) -> list[tuple[str, ReplayJob]]:
@@ -126,7 +130,7 @@ class ReplayAdapter:
             submitted = (replay.job.submit_time or 0.0) <= elapsed
             if key in done or key in running or not submitted:
                 continue
-            host = self._host_for(state, free, replay.job)
+            host = self._host_for(state, free, replay)
             if host is None:
                 waiting.append((key, replay))
                 continue
@@ -141,13 +145,16 @@ class ReplayAdapter:
     def _cores_of(self, key: str) -> int:
         return self._all_jobs()[int(key.rsplit(".", 1)[1])].job.cores
 
-    def _host_for(self, state: dict[str, Any], free: dict[str, int], job: Job) -> str | None:
+    def _host_for(
+        self, state: dict[str, Any], free: dict[str, int], replay: ReplayJob
+    ) -> str | None:
+        job = replay.job
         if not job.runnable:
             return None
         # local workers first, as a site tells its LRM (register_node's ``cloud``)
         nodes = sorted(state["nodes"].items(), key=lambda item: bool(item[1].get("cloud")))
         for name, node in nodes:
-            if node["vo"] == job.vo and not node["draining"] and free[name] >= job.cores:
+            if node["vo"] == replay.vo and not node["draining"] and free[name] >= job.cores:
                 return str(name)
         return None
 
@@ -208,9 +215,12 @@ class ReplayAdapter:
         self._change(remove)
 
 
-def from_site(site: Site) -> ReplayAdapter:
+def from_site(site: Site, *, route: Callable[[Job], str | None]) -> ReplayAdapter:
+    """The site's replay LRM; ``route`` says whose nodes a job runs on (the wiring gives
+    the site's VO match rules)."""
     if site.lrm.workload is None:
         raise LRMError("lrm.kind replay needs lrm.workload")
     speedup = float(site.lrm.options.get("speedup", "1"))
     state_file = site.state_side_file(".replay.json")
-    return ReplayAdapter(site.resolve(site.lrm.workload), state_file, site.vos, speedup=speedup)
+    workload = site.resolve(site.lrm.workload)
+    return ReplayAdapter(workload, state_file, site.vos, route=route, speedup=speedup)

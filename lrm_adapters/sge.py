@@ -28,7 +28,6 @@ from pathlib import Path
 
 from elastic.config import Site, VoConfig
 from elastic.model import Job, QueueSnapshot
-from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name
 from lrm_adapters.sge_parse import merge_nodes, parse_qhost_xml, parse_qstat_j_xml, parse_qstat_xml
@@ -89,7 +88,7 @@ class SgeAdapter:
             if job.group is None:
                 group = groups.get(job.id) or (unix_group(job.user) if job.user else None)
                 job = replace(job, group=group)
-            jobs.append(label(job, self.vos))
+            jobs.append(job)
         return QueueSnapshot(jobs=tuple(jobs), nodes=merge_nodes(hosts, qstat))
 
     def _groups(self, pending: list[Job]) -> dict[str, str]:

@@ -29,7 +29,6 @@ from dataclasses import replace
 
 from elastic.config import Site, VoConfig
 from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
-from elastic.vomatch import label
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name, merge_running
 from lrm_adapters.slurm_parse import parse_sinfo_json, parse_squeue_json
@@ -78,7 +77,7 @@ class SlurmAdapter:
             nodes.append(replace(node, running_jobs=running))
         # squeue's jobs on a node sinfo left out still make it busy
         merged = merge_running(nodes, per_node)
-        return QueueSnapshot(tuple(label(j, self.vos) for j in jobs), merged)
+        return QueueSnapshot(tuple(jobs), merged)
 
     def _exists(self, name: str) -> bool:
         try:

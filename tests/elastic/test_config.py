@@ -151,7 +151,9 @@ def test_the_lock_and_replay_files_of_a_database_site_are_local_files(tmp_path: 
     )
     site = load_site(path)
     assert site_lock(site).lock_file == str(tmp_path / ".elastic-demo.lock")
-    assert from_site(site).state_file == tmp_path / ".elastic-demo.replay.json"
+    assert (
+        from_site(site, route=lambda job: None).state_file == tmp_path / ".elastic-demo.replay.json"
+    )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.yaml", "site.yaml"]
 
 

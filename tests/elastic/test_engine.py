@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import yaml
 from elastic.engine import Engine, PassLocked, run_locked, site_lock
 from elastic.ledger import Ledger
 from elastic.model import NodeState, ProviderKind, QueueSnapshot
+from elastic.vomatch import vo_of
 from lrm_adapters.base import LRMError
 from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
@@ -36,7 +38,13 @@ def build_world(tmp_path: Path, jobs: list[dict]):
     workload.write_text(yaml.safe_dump({"jobs": jobs}))
     site = make_site(site={"name": "t", "state": str(tmp_path / "ledger.db")})
     clock = Clock()
-    lrm = ReplayAdapter(workload, tmp_path / "replay.json", site.vos, clock=clock)
+    lrm = ReplayAdapter(
+        workload,
+        tmp_path / "replay.json",
+        site.vos,
+        route=partial(vo_of, vos=site.vos),
+        clock=clock,
+    )
     providers = fake_providers(site)
     ledger = Ledger.open(site.state_path())
     engine = Engine(site, ledger, lrm, providers, plain_user_data, clock=clock)
@@ -118,7 +126,11 @@ def test_a_drained_node_that_got_a_job_is_not_destroyed_in_the_same_pass(world, 
     clock.now += 10
     engine.run_pass()
     engine.lrm = JobSlipsIn(
-        tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos, clock=clock
+        tmp_path / "jobs.yaml",
+        tmp_path / "replay.json",
+        engine.site.vos,
+        route=partial(vo_of, vos=engine.site.vos),
+        clock=clock,
     )
     clock.now += 200  # the jobs are done: idle local workers can take the cloud's place
     result = engine.run_pass()
@@ -138,7 +150,9 @@ def test_unreadable_lrm_retires_nothing(world, tmp_path):
     engine, clock, providers, _ = world
     engine.run_pass()
     clock.now += 5000
-    engine.lrm = BrokenLRM(tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos)
+    engine.lrm = BrokenLRM(
+        tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos, route=lambda job: None
+    )
     result = engine.run_pass()
     assert not result.plan.actions
     assert result.errors and "cannot reach qmaster" in result.errors[0]
@@ -215,7 +229,9 @@ def test_a_probing_vo_node_is_ready_only_after_its_probe_job_ran(tmp_path):
     engine = Engine(
         site,
         Ledger.open(site.state_path()),
-        ReplayAdapter(workload, tmp_path / "r.json", site.vos, clock=clock),
+        ReplayAdapter(
+            workload, tmp_path / "r.json", site.vos, route=partial(vo_of, vos=site.vos), clock=clock
+        ),
         fake_providers(site),
         plain_user_data,
         clock=clock,

@@ -11,6 +11,7 @@ import pytest
 
 from elastic.model import LrmNodeState
 from elastic.planner import freeing_cores
+from elastic.vomatch import label_snapshot
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.htcondor import HTCondorAdapter, job_from_ad, nodes_from_ads, parse_long_output
 from tests.factories import make_site
@@ -160,7 +161,7 @@ def test_adapter_maps_accounting_groups_and_proxy_vo_to_vos():
     )
     query = FakeQuery([job, proxy], [slot])
     adapter = HTCondorAdapter(query, vos)
-    snapshot = adapter.snapshot()
+    snapshot = label_snapshot(adapter.snapshot(), vos)  # as the engine does
     assert [(j.id, j.vo, j.cores, j.memory_mb) for j in snapshot.jobs] == [
         ("7.0", "atlas", 4, 2000),
         ("8.1", "cms", 1, 0),

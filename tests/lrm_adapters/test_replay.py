@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from elastic.model import LrmNodeState
+from elastic.vomatch import label_snapshot, vo_of
 from lrm_adapters.base import LRMError, LRMParseError
 from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
+
+VOS = make_site().vos
+
+
+def adapter_for(workload: Path, state: Path, vos=VOS, **kwargs) -> ReplayAdapter:
+    """The replay LRM, routing jobs by the site's match rules as the wiring has it."""
+    return ReplayAdapter(workload, state, vos, route=partial(vo_of, vos=vos), **kwargs)
+
 
 WORKLOAD = """\
 jobs:
@@ -31,13 +41,13 @@ class Clock:
 def replay(tmp_path: Path):
     (tmp_path / "w.yaml").write_text(WORKLOAD)
     clock = Clock()
-    adapter = ReplayAdapter(tmp_path / "w.yaml", tmp_path / "s.json", make_site().vos, clock=clock)
+    adapter = adapter_for(tmp_path / "w.yaml", tmp_path / "s.json", clock=clock)
     return adapter, clock
 
 
 def test_jobs_arrive_run_on_registered_nodes_and_finish(replay):
     adapter, clock = replay
-    first = adapter.snapshot()
+    first = label_snapshot(adapter.snapshot(), VOS)  # as the engine does
     assert [(j.id, j.vo, j.runnable) for j in first.jobs] == [
         ("a", "atlas", True),
         ("a", "atlas", True),
@@ -65,7 +75,7 @@ def test_jobs_arrive_run_on_registered_nodes_and_finish(replay):
 def test_state_persists_across_adapter_instances(replay, tmp_path):
     adapter, clock = replay
     adapter.register_node("w1", "atlas")
-    again = ReplayAdapter(tmp_path / "w.yaml", tmp_path / "s.json", make_site().vos, clock=clock)
+    again = adapter_for(tmp_path / "w.yaml", tmp_path / "s.json", clock=clock)
     assert [n.name for n in again.snapshot().nodes] == ["w1"]
 
 
@@ -79,13 +89,13 @@ def test_removing_a_busy_node_is_refused(replay):
 
 def test_garbled_workload_and_state_are_clear_errors(tmp_path):
     (tmp_path / "w.yaml").write_text("jobs: {not: a list}\n")
-    adapter = ReplayAdapter(tmp_path / "w.yaml", tmp_path / "s.json", make_site().vos)
+    adapter = adapter_for(tmp_path / "w.yaml", tmp_path / "s.json")
     with pytest.raises(LRMParseError, match="'jobs' list"):
         adapter.snapshot()
     (tmp_path / "w.yaml").write_text(WORKLOAD)
     (tmp_path / "s.json").write_text("{garbled")
     with pytest.raises(LRMError, match="unreadable"):
-        ReplayAdapter(tmp_path / "w.yaml", tmp_path / "s.json", make_site().vos).snapshot()
+        adapter_for(tmp_path / "w.yaml", tmp_path / "s.json").snapshot()
 
 
 def test_swf_workload(tmp_path):
@@ -97,6 +107,6 @@ def test_swf_workload(tmp_path):
         ],
         ec2={"instance_types": {}},
     )
-    adapter = ReplayAdapter(swf, tmp_path / "s.json", site.vos)
-    job = adapter.snapshot().jobs[0]
+    adapter = adapter_for(swf, tmp_path / "s.json", site.vos)
+    job = label_snapshot(adapter.snapshot(), site.vos).jobs[0]
     assert (job.id, job.vo, job.cores) == ("1", "atlas", 4)

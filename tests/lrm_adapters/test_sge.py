@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from elastic.model import LrmNodeState
+from elastic.vomatch import label_snapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, LRMParseError
 from lrm_adapters.sge import SgeAdapter, queue_attribute
@@ -147,7 +148,7 @@ def test_adapter_labels_vo_and_rejects_bad_host_names(tmp_path):
 
     runner = CommandRunner(5, {"PATH": f"{tmp_path}:{os.environ['PATH']}"})
     adapter = SgeAdapter(runner, make_site().vos)
-    snapshot = adapter.snapshot()
+    snapshot = label_snapshot(adapter.snapshot(), make_site().vos)  # as the engine does
     assert {j.id: j.vo for j in snapshot.jobs} == {"1": "atlas", "3": "cms", "2": None}
     with pytest.raises(LRMError, match="invalid name"):
         adapter.register_node("bad;rm -rf /", "atlas")
@@ -217,7 +218,7 @@ def test_adapter_asks_qstat_j_for_groups_only_when_a_vo_matches_on_group():
         ec2={"instance_types": {}},
     ).vos
     runner = Runner()
-    jobs = {j.id: j for j in SgeAdapter(runner, by_group).snapshot().jobs}
+    jobs = {j.id: j for j in label_snapshot(SgeAdapter(runner, by_group).snapshot(), by_group).jobs}
     assert jobs["3"].vo == "xj" and jobs["3"].group == "xjzhou"
     assert ["qstat", "-j", "2,3", "-xml"] in runner.calls
     plain = Runner()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from elastic.engine import Engine
 from elastic.ledger import Ledger
 from elastic.model import NodeState, ProviderKind
 from elastic.providers.ec2 import Ec2Provider
+from elastic.vomatch import vo_of
 from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
 from tests.fakes import plain_user_data
@@ -66,7 +68,13 @@ def world(tmp_path: Path, endpoint: str, jobs: list[dict[str, Any]], **kw: Any):
     workload = tmp_path / "jobs.yaml"
     workload.write_text(yaml.safe_dump({"jobs": jobs}))
     clock = Clock()
-    lrm = ReplayAdapter(workload, tmp_path / "replay.json", site.vos, clock=clock)
+    lrm = ReplayAdapter(
+        workload,
+        tmp_path / "replay.json",
+        site.vos,
+        route=partial(vo_of, vos=site.vos),
+        clock=clock,
+    )
     provider = Ec2Provider(site)
     engine = Engine(
         site,

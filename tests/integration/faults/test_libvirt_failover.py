@@ -4,6 +4,7 @@ every pass tried the same host again (60 failed boots in 20 passes) and EC2 neve
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from elastic.ledger import Ledger
 from elastic.model import ProviderKind
 from elastic.providers.ec2 import Ec2Provider
 from elastic.providers.libvirt import LibvirtProvider
+from elastic.vomatch import vo_of
 from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
 from tests.fakes import plain_user_data
@@ -63,7 +65,13 @@ def test_a_host_without_the_base_image_backs_off_and_the_demand_goes_to_ec2(tmp_
         )
     )
     clock = Clock()
-    lrm = ReplayAdapter(workload, tmp_path / "replay.json", site.vos, clock=clock)
+    lrm = ReplayAdapter(
+        workload,
+        tmp_path / "replay.json",
+        site.vos,
+        route=partial(vo_of, vos=site.vos),
+        clock=clock,
+    )
     local = LibvirtProvider(site)
     providers = {ProviderKind.LIBVIRT: local, ProviderKind.EC2: Ec2Provider(site)}
     engine = Engine(

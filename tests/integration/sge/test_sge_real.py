@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from elastic.model import LrmNodeState
+from elastic.vomatch import label_snapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
 from lrm_adapters.sge import SgeAdapter
@@ -25,7 +26,7 @@ def test_drmaa_jobs_show_up_as_demand_with_vo_cores_and_memory(sge, drmaa):
     )
     array = drmaa.submit("/bin/sleep", "1", native=f"-P cms {NOWHERE}", count=7)
     (held,) = drmaa.submit("/bin/sleep", "1", native=f"-P atlas -h {NOWHERE}")
-    jobs = {j.id: j for j in sge.snapshot().jobs}
+    jobs = {j.id: j for j in label_snapshot(sge.snapshot(), make_site().vos).jobs}
     assert (jobs[pe_job].vo, jobs[pe_job].cores, jobs[pe_job].memory_mb) == ("atlas", 2, 2048)
     assert jobs[pe_job].runnable and not jobs[pe_job].running
     array_job = jobs[array[0].split(".")[0]]
@@ -110,7 +111,7 @@ def test_running_jobs_carry_start_walltime_and_submission_from_real_qstat(sge, d
 
     wait_for(running, 60, "the job to start on the real execd")
     (waiting_id,) = drmaa.submit("/bin/sleep", "1", native=f"-P atlas {NOWHERE}")
-    jobs = {j.id: j for j in sge.snapshot().jobs}
+    jobs = {j.id: j for j in label_snapshot(sge.snapshot(), make_site().vos).jobs}
     job, waiting = jobs[job_id], jobs[waiting_id]
     assert job.walltime_s == 120 and job.vo == "atlas"
     # SGE stamps whole seconds (qstat prints the start of a running job and the

@@ -14,6 +14,7 @@ import yaml
 
 from elastic.ledger import Ledger
 from elastic.model import LrmNodeState
+from elastic.vomatch import label_snapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
 from lrm_adapters.slurm import SlurmAdapter
@@ -92,7 +93,7 @@ def test_jobs_show_up_as_demand_and_held_jobs_do_not(slurm, slurm_env):
             check=True,
             capture_output=True,
         )
-        jobs = {j.id: j for j in slurm.snapshot().jobs}
+        jobs = {j.id: j for j in label_snapshot(slurm.snapshot(), slurm.vos).jobs}
         assert (jobs[big].vo, jobs[big].cores, jobs[big].memory_mb) == ("atlas", 2, 700)
         assert jobs[big].runnable is False and jobs[big].reason == "BeginTime"
         assert (jobs[array].vo, jobs[array].count, jobs[array].runnable) == ("cms", 30, False)
