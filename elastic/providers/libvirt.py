@@ -190,7 +190,7 @@ class LibvirtProvider:
     def _seed(self, connection: Any, pool: Any, request: BootRequest) -> Any:
         image = build_seed_iso(
             request.user_data,
-            request.meta_data or render_meta_data(request.node_id, request.hostname),
+            render_meta_data(request.node_id, request.hostname),
         )
         name = f"{request.node_id}-seed.iso"
         xml = self._templates.get_template("libvirt/volume.xml.j2").render(
