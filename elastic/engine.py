@@ -22,28 +22,29 @@ from dataclasses import dataclass, field, replace
 from filelock import FileLock, Timeout
 
 from elastic.actuation import ActionResult, Actuator, RecoveryResult, UserDataRenderer
-from elastic.backoff import BackoffView, BootOutcome, describe, fold, target_of
 from elastic.config import Site
 from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, abandoned_calls, run_all
-from elastic.ledger import Ledger, NodeRecord
+from elastic.ledger import Ledger
 from elastic.model import (
     Boot,
     Destroy,
     Host,
     Inventory,
+    NodeRecord,
     NodeState,
     Observation,
     Plan,
     ProviderKind,
     QueueSnapshot,
 )
-from elastic.planner import plan
+from elastic.planning import plan
+from elastic.planning.backoff import BackoffView, BootOutcome, describe, fold, target_of
+from elastic.planning.scale_down import plan_destroys
 from elastic.plausibility import check_reading, running_jobs
 from elastic.providers.base import Provider
 from elastic.reconcile import Reconciliation, reconcile, vms_by_node
 from elastic.recovery import plan_recovery
-from elastic.retirement import plan_destroys
 from elastic.vomatch import label_snapshot
 from lrm_adapters.base import LRMAdapter
 

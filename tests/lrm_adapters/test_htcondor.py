@@ -10,7 +10,7 @@ import classad2
 import pytest
 
 from elastic.model import LrmNodeState
-from elastic.planner import freeing_cores
+from elastic.planning.demand import freeing_cores
 from elastic.vomatch import label_snapshot
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.htcondor import HTCondorAdapter, job_from_ad, nodes_from_ads, parse_long_output
