@@ -9,7 +9,7 @@ become data here (``ActionResult``): one failed action never stops the others.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,6 +25,7 @@ from elastic.model import (
     Drain,
     NodeRecord,
     NodeState,
+    Probe,
     ProviderKind,
     VMRef,
 )
@@ -71,6 +72,8 @@ class Actuator:
     max_parallel: int = 8
     #: seconds the actions may take in all; None: policy.act_deadline_s
     deadline_s: float | None = None
+    #: runs a VO's probe job on a joined node (``probe: true``); True if it ran end to end
+    probe: Callable[[str], bool] | None = None
 
     def _limit(self) -> float:
         return self.deadline_s if self.deadline_s is not None else self.site.policy.act_deadline_s
@@ -150,6 +153,8 @@ class Actuator:
                 self._boot(action)
             elif isinstance(action, Drain):
                 self._drain(action)
+            elif isinstance(action, Probe):
+                self._probe(action)
             else:
                 self._destroy(action)
         except Exception as exc:  # errors become data at the action boundary
@@ -236,6 +241,15 @@ class Actuator:
         self.lrm.drain_node(drain.node_id, drain.reason)
         crash_point("drain:lrm")
         self.ledger.set_state(drain.node_id, NodeState.DRAINING, self.now, drain.reason)
+
+    def _probe(self, probe: Probe) -> None:
+        """The node's probe job: READY once it ran; else it stays JOINING (the next pass
+        probes again; past its boot deadline, once empty, it is destroyed)."""
+        if self.probe is None:
+            raise RuntimeError("no probe job runner configured (lrm.options DRMAA_*)")
+        if not self.probe(probe.node_id):
+            raise RuntimeError(f"probe job on {probe.node_id} did not run; it stays joining")
+        self.ledger.set_state(probe.node_id, NodeState.READY, self.now, "probe job ran")
 
     def _destroy(self, destroy: Destroy) -> None:
         record = self.ledger.get(destroy.node_id)

@@ -27,14 +27,17 @@ from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, abandoned_calls, run_all
 from elastic.ledger import Ledger
 from elastic.model import (
+    Action,
     Boot,
     Destroy,
     Host,
     Inventory,
+    LrmNodeState,
     NodeRecord,
     NodeState,
     Observation,
     Plan,
+    Probe,
     ProviderKind,
     QueueSnapshot,
 )
@@ -43,7 +46,7 @@ from elastic.planning.backoff import BackoffView, BootOutcome, describe, fold, t
 from elastic.planning.scale_down import plan_destroys
 from elastic.plausibility import check_reading, running_jobs
 from elastic.providers.base import Provider
-from elastic.reconcile import Reconciliation, reconcile, vms_by_node
+from elastic.reconcile import UP_STATES, Reconciliation, reconcile, vms_by_node
 from elastic.recovery import plan_recovery
 from elastic.vomatch import label_snapshot
 from lrm_adapters.base import LRMAdapter
@@ -97,7 +100,8 @@ class Engine:
     providers: Mapping[ProviderKind, Provider]
     render_user_data: UserDataRenderer
     clock: Callable[[], float] = time.time
-    #: runs a probe job on a newly joined node of a VO with ``probe: true``; True if it ran
+    #: runs a probe job on a newly joined node of a VO with ``probe: true``; True if it ran.
+    #: Only the act phase calls it (a Probe action): observing never submits anything
     probe: Callable[[str], bool] | None = None
     #: unplaceable jobs already warned about by this process (job id, reason)
     _reported: set[tuple[str, str]] = field(default_factory=set, init=False, repr=False)
@@ -152,22 +156,28 @@ class Engine:
                 level = logging.WARNING if failed else logging.INFO
                 log.log(level, "reconcile %s: %s", correction.node_id, correction.message)
 
-    def _probe_joined(self, result: Reconciliation) -> Reconciliation:
-        """A node of a probing VO is ready only once a probe job ran on it end to end."""
-        probing = {vo.name for vo in self.site.vos if vo.probe}
-        if not probing or self.probe is None:
+    def _probing(self) -> set[str]:
+        """The VOs whose joined nodes wait for a probe job (none without a probe runner)."""
+        return {vo.name for vo in self.site.vos if vo.probe} if self.probe is not None else set()
+
+    def _hold_for_probe(self, result: Reconciliation) -> Reconciliation:
+        """A joined node of a probing VO stays JOINING: it is ready only once a probe job
+        ran on it, a Probe action of the act phase (``with_probes``), never a call made
+        while observing, so ``plan`` and ``status`` submit nothing."""
+        probing = self._probing()
+        if not probing:
             return result
         held: set[str] = set()
         corrections = []
         for correction in result.corrections:
             worker = next(w for w in result.workers if w.id == correction.node_id)
             joined = correction.fields.get("state") is NodeState.READY
-            if joined and worker.vo in probing and not self.probe(worker.id):
+            if joined and worker.vo in probing:
                 held.add(worker.id)
                 fields = {
                     k: v for k, v in correction.fields.items() if k not in {"state", "reason"}
                 }
-                correction = replace(correction, fields=fields, message="probe job failed")
+                correction = replace(correction, fields=fields, message="")
             corrections.append(correction)
         workers = tuple(
             replace(w, state=NodeState.JOINING, idle_since=None) if w.id in held else w
@@ -187,7 +197,7 @@ class Engine:
             observed.snapshot, records, now, record
         )
         prices = self.site.ec2.prices if self.site.ec2 else {}
-        result = self._probe_joined(
+        result = self._hold_for_probe(
             reconcile(
                 records,
                 snapshot,
@@ -287,6 +297,9 @@ class Engine:
             self._apply(reconciled, now)
             self._fold_joins(reconciled)
         decided = plan(observation, self.site, now)
+        decided = with_probes(
+            decided, observation, self._probing(), now, self.site.policy.boot_timeout_s
+        )
         decided = self._without_in_flight(decided)
         log_plan(decided, self._reported)
         result = PassResult(decided, observation, errors=observed.errors, recovered=recovered)
@@ -359,6 +372,11 @@ class Engine:
             if isinstance(action, Boot) and not r.ok:
                 location = target_of(action.provider, action.location, action.instance_type)
                 outcomes.append(BootOutcome(action.vo, action.provider, location, False, r.error))
+            elif isinstance(action, Probe) and r.ok:  # the node joined: as _fold_joins
+                record = self.ledger.get(action.node_id)
+                if record is not None:
+                    location = target_of(record.provider, record.location, record.instance_type)
+                    outcomes.append(BootOutcome(record.vo, record.provider, location, ok=True))
             elif isinstance(action, Destroy) and action.never_joined and r.ok:
                 record = self.ledger.get(action.node_id)
                 if record is not None:
@@ -422,7 +440,38 @@ class Engine:
             self.render_user_data,
             now,
             deadline_s=left,
+            probe=self.probe,
         )
+
+
+def with_probes(
+    decided: Plan, observation: Observation, probing: set[str], now: float, boot_timeout_s: int
+) -> Plan:
+    """The plan and a Probe for each node of a probing VO that the LRM lists as up but that
+    is still JOINING, unless the plan already acts on it.
+
+    Probes are added here, after planning, not by the planner (a probe job is the LRM's
+    business, not a capacity decision): a dry run (``plan``) lists them, only a real pass
+    runs them; a failed one leaves the node JOINING and is planned again next pass. Past
+    its boot deadline such a node is destroyed as never joined once the LRM shows it
+    empty (the planner leaves late nodes the LRM lists idle to reconcile), never while it
+    runs a job."""
+    acted = {a.node_id for a in decided.actions}
+    added: list[Action] = []
+    for n in observation.nodes:
+        if n.vo not in probing or n.state is not NodeState.JOINING or n.id in acted:
+            continue
+        if n.lrm_state not in UP_STATES:
+            continue
+        late = n.boot_deadline is not None and now >= n.boot_deadline
+        empty = n.lrm_state is LrmNodeState.IDLE and n.running_jobs == 0
+        if late and empty and observation.scale_down_ok:
+            why = f"no probe job ran on it within boot_timeout_s={boot_timeout_s}"
+            added.append(Destroy(n.id, n.vo, why, never_joined=True))
+        else:
+            why = "joined the LRM; its probe job runs before it counts as ready"
+            added.append(Probe(n.id, n.vo, why))
+    return replace(decided, actions=(*decided.actions, *added)) if added else decided
 
 
 def _without_vms(observed: Observed, node_ids: set[str]) -> Observed:

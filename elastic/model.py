@@ -318,7 +318,19 @@ class Destroy:
     kind = "destroy"
 
 
-Action = Boot | Drain | Destroy
+@dataclass(frozen=True)
+class Probe:
+    """Run the VO's probe job (``probe: true``) on a node that joined the LRM: the node
+    stays JOINING until one ran; the engine adds it after planning (a dry run lists it)."""
+
+    node_id: str
+    vo: str
+    reason: str
+
+    kind = "probe"
+
+
+Action = Boot | Drain | Destroy | Probe
 
 
 @dataclass(frozen=True)

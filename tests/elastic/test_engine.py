@@ -202,7 +202,9 @@ def test_overlapping_pass_is_refused(world):
     assert run_locked(engine.site, engine).plan.boots
 
 
-def test_a_probing_vo_node_is_ready_only_after_its_probe_job_ran(tmp_path):
+def probing_world(tmp_path: Path, answers: list[bool], boot_timeout_s: int = 900):
+    """An engine whose VO has ``probe: true``, with a fake probe job that records its
+    calls and answers ``answers`` in turn."""
     workload = tmp_path / "jobs.yaml"
     workload.write_text("jobs: [{id: a, project: atlas, cores: 4, runtime_s: 100}]\n")
     site = make_site(
@@ -217,14 +219,15 @@ def test_a_probing_vo_node_is_ready_only_after_its_probe_job_ran(tmp_path):
             }
         ],
         ec2={"instance_types": {}},
+        policy={"boot_timeout_s": boot_timeout_s},
     )
     clock = Clock()
     probes: list[str] = []
-    answers = iter([False, True])
+    replies = iter(answers)
 
     def probe(host: str) -> bool:
         probes.append(host)
-        return next(answers)
+        return next(replies)
 
     engine = Engine(
         site,
@@ -237,15 +240,51 @@ def test_a_probing_vo_node_is_ready_only_after_its_probe_job_ran(tmp_path):
         clock=clock,
         probe=probe,
     )
+    return engine, clock, probes
+
+
+def test_a_probing_vo_node_is_ready_only_after_its_probe_job_ran(tmp_path):
+    engine, clock, probes = probing_world(tmp_path, [False, True])
     engine.run_pass()
     clock.now += 10
-    engine.run_pass()
+    result = engine.run_pass()  # joined: the probe is an action of this pass, and fails
     (node,) = engine.ledger.nodes()
+    assert [(r.action.kind, r.ok) for r in result.results] == [("probe", False)]
     assert node.state is NodeState.JOINING and probes == [node.id]
-    assert any(e.message == "probe job failed" for e in engine.ledger.events(node_id=node.id))
+    events = engine.ledger.events(node_id=node.id)
+    assert any(e.kind == "probe-failed" and "did not run" in e.message for e in events)
+    assert engine.ledger.open_intents() == []  # its intent was opened and closed failed
     clock.now += 10
-    engine.run_pass()
+    engine.run_pass()  # tried again the next pass
     assert engine.ledger.get(node.id).state is NodeState.READY and len(probes) == 2
+
+
+def test_plan_and_status_list_the_probe_but_never_submit_it(tmp_path):
+    engine, clock, probes = probing_world(tmp_path, [True])
+    engine.run_pass()
+    clock.now += 10
+    (node,) = engine.ledger.nodes()
+    planned = engine.run_pass(dry_run=True)  # elastic plan
+    assert [(a.kind, a.node_id) for a in planned.plan.actions] == [("probe", node.id)]
+    engine.prepare(clock())  # elastic status
+    assert probes == [] and engine.ledger.get(node.id).state is NodeState.JOINING
+    assert engine.ledger.open_intents() == []
+    engine.run_pass()  # run-once
+    assert probes == [node.id] and engine.ledger.get(node.id).state is NodeState.READY
+
+
+def test_a_node_whose_probe_keeps_failing_is_destroyed_at_its_boot_deadline(tmp_path):
+    engine, clock, probes = probing_world(tmp_path, [False] * 5, boot_timeout_s=60)
+    engine.run_pass()
+    for _ in range(3):
+        clock.now += 20
+        engine.run_pass()
+    assert len(probes) == 3
+    clock.now += 200  # past boot_timeout_s, its job done: destroyed, not probed again
+    result = engine.run_pass()
+    assert [a.kind for a in result.plan.actions if a.node_id == probes[0]] == ["destroy"]
+    assert len(probes) == 3
+    assert engine.ledger.get(probes[0]).state is NodeState.GONE
 
 
 def test_sources_are_asked_at_once_so_hangs_cost_one_timeout_not_one_each(world):
