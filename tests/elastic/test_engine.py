@@ -5,50 +5,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from functools import partial
 from pathlib import Path
 
 import pytest
-import yaml
 
-from elastic.engine import Engine, PassLocked, run_locked, site_lock
+from elastic.engine import PassLocked, run_locked, site_lock
 from elastic.ledger import Ledger
 from elastic.model import NodeState, ProviderKind, QueueSnapshot
-from elastic.vomatch import vo_of
 from lrm_adapters.base import LRMError
 from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
-from tests.fakes import fake_providers, plain_user_data
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from tests.fakes import fake_providers
+from tests.worlds import Clock, replay_engine, replay_lrm
 
 ATLAS_JOBS = {"id": "a", "project": "atlas", "cores": 4, "count": 6, "runtime_s": 100}
 
 
 def build_world(tmp_path: Path, jobs: list[dict]):
     """An engine over a replay LRM playing ``jobs`` and in-memory providers, fake clock."""
-    workload = tmp_path / "jobs.yaml"
-    workload.write_text(yaml.safe_dump({"jobs": jobs}))
     site = make_site(site={"name": "t", "state": str(tmp_path / "ledger.db")})
     clock = Clock()
-    lrm = ReplayAdapter(
-        workload,
-        tmp_path / "replay.json",
-        site.vos,
-        route=partial(vo_of, vos=site.vos),
-        clock=clock,
-    )
     providers = fake_providers(site)
-    ledger = Ledger.open(site.state_path())
-    engine = Engine(site, ledger, lrm, providers, plain_user_data, clock=clock)
-    return engine, clock, providers, ledger
+    engine = replay_engine(site, tmp_path, jobs, providers, clock)
+    return engine, clock, providers, engine.ledger
 
 
 @pytest.fixture
@@ -125,13 +104,7 @@ def test_a_drained_node_that_got_a_job_is_not_destroyed_in_the_same_pass(world, 
     engine.run_pass()
     clock.now += 10
     engine.run_pass()
-    engine.lrm = JobSlipsIn(
-        tmp_path / "jobs.yaml",
-        tmp_path / "replay.json",
-        engine.site.vos,
-        route=partial(vo_of, vos=engine.site.vos),
-        clock=clock,
-    )
+    engine.lrm = replay_lrm(engine.site, tmp_path / "jobs.yaml", clock, JobSlipsIn)
     clock.now += 200  # the jobs are done: idle local workers can take the cloud's place
     result = engine.run_pass()
     assert len(result.plan.drains) == 2
@@ -150,9 +123,7 @@ def test_unreadable_lrm_retires_nothing(world, tmp_path):
     engine, clock, providers, _ = world
     engine.run_pass()
     clock.now += 5000
-    engine.lrm = BrokenLRM(
-        tmp_path / "jobs.yaml", tmp_path / "replay.json", engine.site.vos, route=lambda job: None
-    )
+    engine.lrm = replay_lrm(engine.site, tmp_path / "jobs.yaml", clock, BrokenLRM)
     result = engine.run_pass()
     assert not result.plan.actions
     assert result.errors and "cannot reach qmaster" in result.errors[0]
@@ -205,8 +176,6 @@ def test_overlapping_pass_is_refused(world):
 def probing_world(tmp_path: Path, answers: list[bool], boot_timeout_s: int = 900):
     """An engine whose VO has ``probe: true``, with a fake probe job that records its
     calls and answers ``answers`` in turn."""
-    workload = tmp_path / "jobs.yaml"
-    workload.write_text("jobs: [{id: a, project: atlas, cores: 4, runtime_s: 100}]\n")
     site = make_site(
         site={"name": "t", "state": str(tmp_path / "l.db")},
         vos=[
@@ -229,17 +198,8 @@ def probing_world(tmp_path: Path, answers: list[bool], boot_timeout_s: int = 900
         probes.append(host)
         return next(replies)
 
-    engine = Engine(
-        site,
-        Ledger.open(site.state_path()),
-        ReplayAdapter(
-            workload, tmp_path / "r.json", site.vos, route=partial(vo_of, vos=site.vos), clock=clock
-        ),
-        fake_providers(site),
-        plain_user_data,
-        clock=clock,
-        probe=probe,
-    )
+    job = {"id": "a", "project": "atlas", "cores": 4, "runtime_s": 100}
+    engine = replay_engine(site, tmp_path, [job], fake_providers(site), clock, probe=probe)
     return engine, clock, probes
 
 

@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,25 +16,14 @@ import boto3
 import pytest
 import yaml
 
-from elastic.engine import Engine
-from elastic.ledger import Ledger
 from elastic.model import NodeState, ProviderKind
 from elastic.providers.ec2 import Ec2Provider
-from elastic.vomatch import vo_of
-from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
-from tests.fakes import plain_user_data
+from tests.worlds import Clock, replay_engine
 
 pytestmark = [pytest.mark.ec2]
 REPO = Path(__file__).resolve().parents[3]
 AMI = "ami-1e749f67"  # in moto's image list
-
-
-class Clock:
-    now = 3_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def cloud_site(tmp_path: Path, endpoint: str, image: str = AMI, **policy: Any):
@@ -65,25 +53,9 @@ def cloud_site(tmp_path: Path, endpoint: str, image: str = AMI, **policy: Any):
 
 def world(tmp_path: Path, endpoint: str, jobs: list[dict[str, Any]], **kw: Any):
     site = cloud_site(tmp_path, endpoint, **kw)
-    workload = tmp_path / "jobs.yaml"
-    workload.write_text(yaml.safe_dump({"jobs": jobs}))
-    clock = Clock()
-    lrm = ReplayAdapter(
-        workload,
-        tmp_path / "replay.json",
-        site.vos,
-        route=partial(vo_of, vos=site.vos),
-        clock=clock,
-    )
+    clock = Clock(3_000_000.0)
     provider = Ec2Provider(site)
-    engine = Engine(
-        site,
-        Ledger.open(site.state_path()),
-        lrm,
-        {ProviderKind.EC2: provider},
-        plain_user_data,
-        clock=clock,
-    )
+    engine = replay_engine(site, tmp_path, jobs, {ProviderKind.EC2: provider}, clock)
     return engine, clock, provider
 
 

@@ -4,31 +4,18 @@ every pass tried the same host again (60 failed boots in 20 passes) and EC2 neve
 
 from __future__ import annotations
 
-from functools import partial
 from pathlib import Path
 
 import pytest
-import yaml
 
-from elastic.engine import Engine
-from elastic.ledger import Ledger
 from elastic.model import ProviderKind
 from elastic.providers.ec2 import Ec2Provider
 from elastic.providers.libvirt import LibvirtProvider
-from elastic.vomatch import vo_of
-from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
-from tests.fakes import plain_user_data
+from tests.worlds import Clock, replay_engine
 
 pytestmark = [pytest.mark.libvirt, pytest.mark.ec2]
 REPO = Path(__file__).resolve().parents[3]
-
-
-class Clock:
-    now = 5_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def test_a_host_without_the_base_image_backs_off_and_the_demand_goes_to_ec2(tmp_path, moto):
@@ -58,25 +45,11 @@ def test_a_host_without_the_base_image_backs_off_and_the_demand_goes_to_ec2(tmp_
         },
         policy={"boot_backoff_s": 60, "boot_failures_before_failover": 2},
     )
-    workload = tmp_path / "jobs.yaml"
-    workload.write_text(
-        yaml.safe_dump(
-            {"jobs": [{"id": "a", "project": "atlas", "cores": 4, "count": 1, "runtime_s": 10_000}]}
-        )
-    )
-    clock = Clock()
-    lrm = ReplayAdapter(
-        workload,
-        tmp_path / "replay.json",
-        site.vos,
-        route=partial(vo_of, vos=site.vos),
-        clock=clock,
-    )
+    job = {"id": "a", "project": "atlas", "cores": 4, "count": 1, "runtime_s": 10_000}
+    clock = Clock(5_000_000.0)
     local = LibvirtProvider(site)
     providers = {ProviderKind.LIBVIRT: local, ProviderKind.EC2: Ec2Provider(site)}
-    engine = Engine(
-        site, Ledger.open(site.state_path()), lrm, providers, plain_user_data, clock=clock
-    )
+    engine = replay_engine(site, tmp_path, [job], providers, clock)
     try:
         local_boots = []
         for _ in range(6):

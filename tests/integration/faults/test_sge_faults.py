@@ -25,18 +25,12 @@ from tests.factories import make_site
 from tests.integration.conftest import wait_for
 from tests.integration.crash.world import ensure_sge
 from tests.integration.e2e import workers
+from tests.worlds import Clock
 
 pytestmark = [pytest.mark.sge, pytest.mark.ec2, pytest.mark.slow]
 QUEUE = "faults.q"  # the fault tests' own queue, without all.q's load threshold
 FIRST = 40  # worker indexes (namespaces, addresses) apart from the e2e test's
 EMPTY_QHOST = "<?xml version='1.0'?>\n<qhost xmlns:xsd='http://x'>\n</qhost>\n"
-
-
-class Clock:
-    now = 2_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
@@ -79,7 +73,7 @@ def world(tmp_path, moto, sge_env):
     sge = {k: v for k, v in sge_env.items() if k.startswith("SGE_")}
     ensure_sge([], env, QUEUE)  # a queue without all.q's load threshold (see ensure_sge)
     lrm = SgeAdapter(CommandRunner(20, sge), site.vos, queue=QUEUE)
-    clock = Clock()
+    clock = Clock(2_000_000.0)
     engine = Engine(
         site,
         Ledger.open(site.state_path()),
