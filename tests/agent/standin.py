@@ -95,6 +95,13 @@ def imds_standin() -> Iterator[Imds]:
         server.server_close()
 
 
+def recorder(root: Path, name: str, codes: str, *argv: str) -> list[str]:
+    """An argv that records its arguments in root/<name>.log and exits with ``codes``
+    (comma-separated: the n-th call exits with the n-th, the last one repeats); ``root`` is
+    a Node's, where its recorder.py is."""
+    return [PYTHON, str(root / "recorder.py"), str(root / f"{name}.log"), codes, *argv]
+
+
 class Node:
     """One cloud worker's agent: config, state file and recorded commands in ``root``."""
 
@@ -123,15 +130,7 @@ class Node:
         self.config.update(config)
 
     def recorder(self, name: str, codes: str, *argv: str) -> list[str]:
-        """An argv that records its arguments in <name>.log and exits with ``codes``
-        (comma-separated: the n-th call exits with the n-th, the last one repeats)."""
-        return [
-            PYTHON,
-            str(self.root / "recorder.py"),
-            str(self.root / f"{name}.log"),
-            codes,
-            *argv,
-        ]
+        return recorder(self.root, name, codes, *argv)
 
     def calls(self, name: str) -> list[list[str]]:
         path = self.root / f"{name}.log"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.standin import HEARTBEAT, REBALANCE, SPOT, Imds, Node, imds_standin
+from tests.agent.standin import HEARTBEAT, REBALANCE, SPOT, Imds, Node, imds_standin, recorder
 
 IDLE_LONG = {"first_seen": 8000, "last_busy": 4000}  # idle 4000 s > self_retire_idle_s 1800
 OFF = ["shutdown", "-h", "now"]
@@ -29,6 +29,14 @@ def node(tmp_path: Path, imds: Imds, **config: object) -> Node:
 
 def beat(imds: Imds, age_s: float) -> None:
     imds.values[HEARTBEAT] = str(int(time.time() - age_s))
+
+
+def young(tmp_path: Path, imds: Imds, **config: object) -> Node:
+    """A node up 100 s, busy until then, with a fresh heartbeat: no rule retires it."""
+    worker = node(tmp_path, imds, **config)
+    worker.set_state(first_seen=100, last_busy=100)
+    beat(imds, 30)
+    return worker
 
 
 def test_idle_with_a_stale_heartbeat_powers_off_after_draining(tmp_path, imds):
@@ -58,7 +66,7 @@ def test_idle_with_a_fresh_heartbeat_keeps_running(tmp_path, imds):
 
 
 def test_busy_with_a_stale_heartbeat_keeps_running_and_counts_as_busy(tmp_path, imds):
-    worker = node(tmp_path, imds, busy_command=Node(tmp_path, imds.url).recorder("busy", "0"))
+    worker = node(tmp_path, imds, busy_command=recorder(tmp_path, "busy", "0"))
     worker.set_state(**IDLE_LONG)
     beat(imds, 5000)
     before = time.time()
@@ -76,7 +84,7 @@ def test_idle_not_long_enough_with_a_stale_heartbeat_keeps_running(tmp_path, imd
 
 
 def test_a_busy_check_that_fails_counts_as_busy(tmp_path, imds):
-    worker = node(tmp_path, imds, busy_command=Node(tmp_path, imds.url).recorder("busy", "2"))
+    worker = node(tmp_path, imds, busy_command=recorder(tmp_path, "busy", "2"))
     worker.set_state(**IDLE_LONG)
     beat(imds, 5000)
     before = time.time()
@@ -87,7 +95,7 @@ def test_a_busy_check_that_fails_counts_as_busy(tmp_path, imds):
 
 
 def test_a_job_that_arrives_while_retiring_stops_the_power_off(tmp_path, imds):
-    idle_then_busy = Node(tmp_path, imds.url).recorder("busy", "1,0")
+    idle_then_busy = recorder(tmp_path, "busy", "1,0")
     worker = node(tmp_path, imds, busy_command=idle_then_busy)
     worker.set_state(**IDLE_LONG)
     beat(imds, 5000)
@@ -128,7 +136,7 @@ def test_lifetime_exceeded_and_idle_powers_off_even_with_a_fresh_heartbeat(tmp_p
 
 
 def test_lifetime_exceeded_but_busy_keeps_running(tmp_path, imds):
-    busy = Node(tmp_path, imds.url).recorder("busy", "0")
+    busy = recorder(tmp_path, "busy", "0")
     worker = node(tmp_path, imds, max_lifetime_s=3600, busy_command=busy)
     worker.set_state(first_seen=7200, last_busy=7200)
     beat(imds, 5000)
@@ -145,9 +153,7 @@ def test_lifetime_not_reached_keeps_running(tmp_path, imds):
 
 
 def test_a_spot_interruption_notice_drains_once(tmp_path, imds):
-    worker = node(tmp_path, imds)
-    worker.set_state(first_seen=100, last_busy=100)
-    beat(imds, 30)
+    worker = young(tmp_path, imds)
     imds.values[SPOT] = '{"action": "terminate", "time": "2025-01-01T00:02:00Z"}'
     for _ in range(2):
         done = worker.run()
@@ -160,9 +166,7 @@ def test_a_spot_interruption_notice_drains_once(tmp_path, imds):
 
 
 def test_a_rebalance_recommendation_drains(tmp_path, imds):
-    worker = node(tmp_path, imds)
-    worker.set_state(first_seen=100, last_busy=100)
-    beat(imds, 30)
+    worker = young(tmp_path, imds)
     imds.values[REBALANCE] = '{"noticeTime": "2025-01-01T00:00:00Z"}'
     assert worker.run().returncode == 0
     (drain,) = worker.calls("drain")
@@ -171,18 +175,14 @@ def test_a_rebalance_recommendation_drains(tmp_path, imds):
 
 
 def test_no_notice_no_drain(tmp_path, imds):
-    worker = node(tmp_path, imds)
-    worker.set_state(first_seen=100, last_busy=100)
-    beat(imds, 30)
+    worker = young(tmp_path, imds)
     assert worker.run().returncode == 0
     assert worker.calls("drain") == []
 
 
 def test_a_failed_drain_is_retried_on_the_next_run(tmp_path, imds):
-    failing = Node(tmp_path, imds.url).recorder("drain", "1,0", "scontrol")
-    worker = node(tmp_path, imds, drain_command=failing)
-    worker.set_state(first_seen=100, last_busy=100)
-    beat(imds, 30)
+    failing = recorder(tmp_path, "drain", "1,0", "scontrol")
+    worker = young(tmp_path, imds, drain_command=failing)
     imds.values[SPOT] = '{"action": "stop"}'
     assert worker.run().returncode == 1  # the failure shows in systemd's unit state
     assert worker.state()["drained"] is None
