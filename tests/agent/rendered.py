@@ -11,6 +11,7 @@ import yaml
 
 from elastic.contextualize import render_user_data
 from elastic.deadman import CONFIG_PATH
+from tests.agent.standin import Node
 from tests.factories import make_site
 
 VARS = {"sge": {"qmaster": "qm.example"}, "slurm": {"slurmctld": "ctl.example"}}
@@ -33,3 +34,18 @@ def rendered_agent_config(template: str, hostname: str, tmp_path: Path) -> dict[
     doc = yaml.safe_load(render_user_data(site, "atlas", hostname, hostname, cloud=True))
     (entry,) = [f for f in doc["write_files"] if f["path"] == CONFIG_PATH]
     return dict(json.loads(entry["content"]))
+
+
+def rendered_node(
+    template: str, host: str, tmp_path: Path, imds_url: str, env: dict[str, str], real: str
+) -> tuple[Node, dict[str, Any]]:
+    """The agent of ``host`` running its rendered ``real`` command against the real LRM:
+    "drain" (the busy check stays a recorder: idle) or "busy" (the drain stays a recorder:
+    the host is the test site's own node); ``env``: what the LRM's client commands need.
+    Also the rendered config, for what a test checks in it."""
+    rendered = rendered_agent_config(template, host, tmp_path)
+    if real == "drain":
+        commands = {"drain_command": rendered["drain_command"]}
+    else:
+        commands = {"busy_command": rendered["busy_command"], "busy_if": rendered["busy_if"]}
+    return Node(tmp_path, imds_url, env=env, **commands), rendered

@@ -9,26 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.rendered import rendered_agent_config
+from tests.agent.rendered import rendered_node
 from tests.agent.standin import HEARTBEAT, SPOT, Node, imds_standin
-from tests.integration.conftest import require, wait_for
+from tests.integration.conftest import wait_for
+from tests.integration.e2e import workers
 
 pytestmark = pytest.mark.sge
 HOST = "dm-atlas-00001"
-ADDRESS = "127.0.1.41"
-HOSTS = Path("/etc/hosts")
-
-
-def make_resolvable(name: str, address: str) -> None:
-    """qconf -ah refuses a name that does not resolve (sge-up does the same for its own)."""
-    text = HOSTS.read_text()
-    if any(line.split()[1:] == [name] for line in text.splitlines() if line.strip()):
-        return
-    try:
-        with HOSTS.open("a") as hosts:
-            hosts.write(("" if text.endswith("\n") else "\n") + f"{address} {name}\n")
-    except OSError as exc:
-        require(False, f"cannot make {name} resolvable in {HOSTS}: {exc}")
+INDEX = 60  # its address (workers.address), apart from e2e's, faults' and crash's workers
 
 
 def queue_state(sge, host: str) -> str:
@@ -39,24 +27,22 @@ def queue_state(sge, host: str) -> str:
     return words[5] if len(words) > 5 else ""
 
 
-def sge_node(tmp_path: Path, url: str, sge_env: dict[str, str], host: str, **config) -> Node:
-    rendered = rendered_agent_config("sge", host, tmp_path)
+def sge_node(tmp_path: Path, url: str, sge_env: dict[str, str], host: str, real: str) -> Node:
     env = {k: v for k, v in sge_env.items() if k in {"SGE_ROOT", "SGE_CELL"}}
+    worker, rendered = rendered_node("sge", host, tmp_path, url, env, real)
     assert set(rendered["env"]) == set(env)  # the rendered env names what qmod needs
-    worker = Node(tmp_path, url, drain_command=rendered["drain_command"], env=env)
-    worker.config.update(config)
     return worker
 
 
 def test_a_spot_notice_disables_the_hosts_queues_in_real_sge(sge, sge_env, tmp_path):
-    make_resolvable(HOST, ADDRESS)
+    workers.make_resolvable([HOST], first=INDEX)  # qconf -ah refuses names that do not resolve
     try:
         sge.register_node(HOST, "atlas", cloud=True)
         assert "d" not in queue_state(sge, HOST)
         with imds_standin() as imds:
             imds.values[HEARTBEAT] = str(int(time.time()))
             imds.values[SPOT] = '{"action": "terminate", "time": "2025-01-01T00:02:00Z"}'
-            worker = sge_node(tmp_path, imds.url, sge_env, HOST)
+            worker = sge_node(tmp_path, imds.url, sge_env, HOST, "drain")
             worker.set_state(first_seen=120, last_busy=120)
             done = worker.run()
             assert done.returncode == 0, done.stderr
@@ -76,26 +62,12 @@ def test_a_job_running_in_real_sge_keeps_its_node(sge, sge_env, drmaa, tmp_path)
     host = sge_env["SGE_HOST"]
     (job,) = drmaa.submit("/bin/sleep", "60", native=f"-P atlas -l h={host}")
     wait_for(lambda: any(j.id == job and j.running for j in sge.snapshot().jobs), 120, "job")
-    rendered = rendered_agent_config("sge", host, tmp_path)
     with imds_standin() as imds:
         imds.values[HEARTBEAT] = str(int(time.time() - 5000))
-        worker = sge_node(
-            tmp_path,
-            imds.url,
-            sge_env,
-            host,
-            busy_command=rendered["busy_command"],
-            busy_if=rendered["busy_if"],
-            drain_command=worker_recorder(tmp_path, imds.url),
-        )
+        worker = sge_node(tmp_path, imds.url, sge_env, host, "busy")
         worker.set_state(first_seen=8000, last_busy=4000)
         before = time.time()
         done = worker.run()
     assert done.returncode == 0, done.stderr
     assert worker.calls("poweroff") == [] and worker.calls("drain") == []
     assert worker.state()["last_busy"] >= before
-
-
-def worker_recorder(tmp_path: Path, url: str) -> list[str]:
-    """A recorder in place of the drain: this host is the test site's own execd."""
-    return Node(tmp_path, url).recorder("drain", "0")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agent.rendered import rendered_agent_config
+from tests.agent.rendered import rendered_node
 from tests.agent.standin import HEARTBEAT, REBALANCE, Node, imds_standin
 from tests.integration.conftest import wait_for
 from tests.integration.slurm.test_slurm_real import sbatch, scancel
@@ -21,12 +21,9 @@ pytestmark = pytest.mark.slurm
 NAME = "t-atlas-00093"
 
 
-def slurm_node(tmp_path: Path, url: str, slurm_env: dict[str, str], host: str, **config) -> Node:
-    rendered = rendered_agent_config("slurm", host, tmp_path)
+def slurm_node(tmp_path: Path, url: str, slurm_env: dict[str, str], host: str, real: str) -> Node:
     env = {"SLURM_CONF": slurm_env["SLURM_CONF"]}  # a real worker finds slurmd's cached conf
-    worker = Node(tmp_path, url, drain_command=rendered["drain_command"], env=env)
-    worker.config.update(config)
-    return worker
+    return rendered_node("slurm", host, tmp_path, url, env, real)[0]
 
 
 def test_a_rebalance_recommendation_drains_the_node_in_real_slurm(slurm, slurm_env, tmp_path):
@@ -37,7 +34,7 @@ def test_a_rebalance_recommendation_drains_the_node_in_real_slurm(slurm, slurm_e
         with imds_standin() as imds:
             imds.values[HEARTBEAT] = str(int(time.time()))
             imds.values[REBALANCE] = '{"noticeTime": "2025-01-01T00:00:00Z"}'
-            worker = slurm_node(tmp_path, imds.url, slurm_env, NAME)
+            worker = slurm_node(tmp_path, imds.url, slurm_env, NAME, "drain")
             worker.set_state(first_seen=120, last_busy=120)
             done = worker.run()
             assert done.returncode == 0, done.stderr
@@ -66,18 +63,9 @@ def test_a_job_running_in_real_slurm_keeps_its_node(slurm, slurm_env, tmp_path):
 
     try:
         wait_for(running, 60, "the job to run on the real slurmd")
-        rendered = rendered_agent_config("slurm", host, tmp_path)
         with imds_standin() as imds:
             imds.values[HEARTBEAT] = str(int(time.time() - 5000))
-            worker = slurm_node(
-                tmp_path,
-                imds.url,
-                slurm_env,
-                host,
-                busy_command=rendered["busy_command"],
-                busy_if=rendered["busy_if"],
-            )
-            worker.config["drain_command"] = worker.recorder("drain", "0")  # the site's own node
+            worker = slurm_node(tmp_path, imds.url, slurm_env, host, "busy")
             worker.set_state(first_seen=8000, last_busy=4000)
             before = time.time()
             done = worker.run()
