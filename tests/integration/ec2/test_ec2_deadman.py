@@ -13,7 +13,6 @@ from botocore.awsrequest import AWSResponse
 
 from elastic.providers.base import ProviderError
 from elastic.providers.ec2 import Ec2Provider
-from tests.factories import make_site
 from tests.integration.ec2.test_ec2_provider import Body, boot_request, describe, site_for
 
 pytestmark = pytest.mark.ec2
@@ -36,17 +35,7 @@ def count_calls(provider: Ec2Provider, operation: str) -> list[dict[str, Any]]:
 
 
 def other_site(endpoint: str) -> Ec2Provider:
-    return Ec2Provider(
-        make_site(
-            site={"name": "other"},
-            ec2={
-                "endpoint_url": endpoint,
-                "region": "us-east-1",
-                "prices": {"c5.xlarge": 0.2},
-                "instance_types": {"atlas": ["c5.xlarge"]},
-            },
-        )
-    )
+    return Ec2Provider(site_for(endpoint, name="other"))
 
 
 def test_a_worker_terminates_when_it_powers_itself_off_and_sees_its_tags(moto):

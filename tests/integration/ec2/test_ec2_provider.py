@@ -19,9 +19,9 @@ pytestmark = pytest.mark.ec2
 AMI = "ami-1e749f67"  # in moto's built-in image list
 
 
-def site_for(endpoint: str, **ec2: Any):
+def site_for(endpoint: str, name: str = "t", **ec2: Any):
     return make_site(
-        site={"name": "t"},
+        site={"name": name},
         ec2={
             "region": "us-east-1",
             "endpoint_url": endpoint,
