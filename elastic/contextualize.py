@@ -167,10 +167,10 @@ def cmd_render_context(args: argparse.Namespace) -> int:
         known = ", ".join(vo.name for vo in site.vos)
         raise SystemExit(f"elastic: no VO {args.vo!r} in {site.source} (known: {known})")
     node_id = f"{site.site.name}-{args.vo}-preview"
-    text = render_user_data(
-        site, args.vo, node_id, node_id, mask_secrets=True, cloud=getattr(args, "cloud", False)
+    print(
+        render_user_data(site, args.vo, node_id, node_id, mask_secrets=True, cloud=args.cloud),
+        end="",
     )
-    print(text, end="")
     return 0
 
 
