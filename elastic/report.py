@@ -11,10 +11,12 @@ import textwrap
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from elastic.ledger import Event
 from elastic.model import NodeRecord, NodeState, Observation, Plan, Reason, Short, VoDecision
+
+if TYPE_CHECKING:  # a type only: presentation does not load the ledger (SQLAlchemy)
+    from elastic.ledger import Event
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -42,8 +44,7 @@ def plan_text(plan: Plan) -> str:
     else:
         parts.append("no actions: nothing to boot, drain or destroy")
     parts.append("")
-    for decision in plan.decisions:
-        parts.append(f"decision {decision.summary()}")
+    parts.extend(f"decision {d.summary()}" for d in plan.decisions)
     parts.extend(f"note: {n}" for n in plan.notes)
     parts.extend(
         f"unplaceable: job {u.job_id} x{u.count} ({u.vo or 'no VO'}): {u.reason}"
@@ -206,17 +207,13 @@ def status_text(observation: Observation, errors: Sequence[str]) -> str:
     if host_table:
         lines += ["", table(["HOST", "STATE", "FREE CORES", "FREE MEMORY MB"], host_table)]
     backoffs = [
-        [b["vo"], b["provider"], b["target"], b["failures"], _when(b["until"]), b["last_error"]]
+        [b["vo"], b["provider"], b["target"], b["failures"], _iso(b["until"]), b["last_error"]]
         for b in data["backoffs"]
     ]
     if backoffs:
         headers = ["VO", "PROVIDER", "TARGET", "FAILURES", "BACKED OFF UNTIL", "LAST ERROR"]
         lines += ["", table(headers, backoffs)]
     return "\n".join(lines)
-
-
-def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def event_text(event: Event, width: int = 80) -> str:
