@@ -14,12 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from elastic.config import Site
-from elastic.model import Action, Job, Observation, Plan, VoDecision
+from elastic.model import Action, Job, NodeState, Observation, Plan, VoDecision
 from elastic.planning.capacity import UPCOMING_STATES, is_idle
-from elastic.planning.demand import too_big
+from elastic.report import decision_json
 from elastic.vomatch import match_vo
 
 WIDTH = 80
+#: states a VO's node is counted in by its own name (besides booting, idle and busy)
+LEAVING_STATES = frozenset(
+    {NodeState.DRAINING, NodeState.RETIRING, NodeState.FAILED, NodeState.ORPHAN}
+)
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,6 @@ class VoExplanation:
         return out
 
     def json(self) -> dict[str, Any]:
-        from elastic.report import decision_json
-
         return {
             "vo": self.vo,
             "flavor": self.flavor,
@@ -127,10 +129,11 @@ def explain_vo(vo: str, observation: Observation, decided: Plan, site: Site) -> 
     decision = next(d for d in decided.decisions if d.vo == vo)
     shapes: Counter[str] = Counter()
     not_demand: Counter[str] = Counter()
+    too_big = _too_big(decided)
     for job in observation.jobs:
         if job.vo != vo or job.running:
             continue
-        why = _not_demand(job, site)
+        why = _not_demand(job, too_big)
         if why is None:
             shapes[f"{job.cores_per_node} cores/{job.memory_mb_per_node} MB"] += job.count
         else:
@@ -143,21 +146,26 @@ def explain_vo(vo: str, observation: Observation, decided: Plan, site: Site) -> 
             nodes["booting"] += 1
         elif is_idle(node):
             nodes["idle"] += 1
-        elif node.state.value == "ready":
+        elif node.state is NodeState.READY:
             nodes["busy"] += 1
-        elif node.state.value in {"draining", "retiring", "failed", "orphan"}:
+        elif node.state in LEAVING_STATES:
             nodes[node.state.value] += 1
     flavor = f"{config.flavor.cores} cores/{config.flavor.memory_mb} MB"
     actions = tuple(a for a in decided.actions if a.vo == vo)
     return VoExplanation(vo, decision, flavor, dict(shapes), dict(nodes), dict(not_demand), actions)
 
 
-def _not_demand(job: Job, site: Site) -> str | None:
-    """Why a pending job of a known VO is not demand, or None when it is."""
+def _too_big(decided: Plan) -> dict[str, str]:
+    """Job id -> why the plan left it out of demand (``Plan.unplaceable``)."""
+    return {u.job_id: u.reason for u in decided.unplaceable}
+
+
+def _not_demand(job: Job, too_big: dict[str, str]) -> str | None:
+    """Why a pending job of a known VO is not demand, or None when it is: held, or
+    one the plan found too big for its VO's flavor."""
     if not job.runnable:
         return f"held by the LRM ({job.reason})" if job.reason else "held by the LRM"
-    problem = too_big(job.cores_per_node, job.memory_mb_per_node, site.vo(job.vo or ""))
-    return f"too big: {problem}" if problem else None
+    return f"too big: {too_big[job.id]}" if job.id in too_big else None
 
 
 def explain_job(job_id: str, observation: Observation, decided: Plan, site: Site) -> JobExplanation:
@@ -173,6 +181,6 @@ def explain_job(job_id: str, observation: Observation, decided: Plan, site: Site
     if vo is None:
         why = "it maps to no VO, so no VO's workers can run it"
         return JobExplanation(job_id, True, None, rule, False, why, None, attributes)
-    why = "it is running already" if job.running else _not_demand(job, site) or ""
+    why = "it is running already" if job.running else _not_demand(job, _too_big(decided)) or ""
     vo_explanation = explain_vo(vo, observation, decided, site)
     return JobExplanation(job_id, True, vo, rule, not why, why, vo_explanation, attributes)
