@@ -376,7 +376,6 @@ class Cause(StrEnum):
     MIN_NODES = "min_nodes"
     SCALE_DOWN_HELD = "scale_down_held"
     TAKES_CLOUD_WORK = "takes_cloud_work"
-    DRAIN_BUDGET = "drain_budget"
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,6 @@ from elastic.model import Job, QueueSnapshot
 FIELDS = ("user", "group", "project", "account", "queue")
 
 
-def _any(patterns: list[str], value: str | None) -> bool:
-    return value is not None and any(fnmatchcase(value, p) for p in patterns)
-
-
 def matching_rule(rule: MatchRule, job: Job) -> str | None:
     """The first pattern of ``rule`` the job matches, as ``match.<field>=<pattern>`` (with
     the job's value when the pattern is a wildcard), or None."""
@@ -38,10 +34,6 @@ def matching_rule(rule: MatchRule, job: Job) -> str | None:
                 shown = "" if pattern == value else f" ({name} {value})"
                 return f"match.{name}={pattern}{shown}"
     return None
-
-
-def matches(rule: MatchRule, job: Job) -> bool:
-    return matching_rule(rule, job) is not None
 
 
 def match_vo(job: Job, vos: Sequence[VoConfig]) -> tuple[str | None, str]:

@@ -191,11 +191,3 @@ def takes_cloud_work(cloud_node: str) -> Reason:
         f"kept to take the jobs of idle cloud worker {cloud_node}, drained this pass",
         {"cloud_node": cloud_node},
     )
-
-
-def drain_budget(per_pass: int) -> Reason:
-    return Reason(
-        Cause.DRAIN_BUDGET,
-        f"policy.max_drains_per_pass {per_pass} reached this pass",
-        {"per_pass": per_pass},
-    )

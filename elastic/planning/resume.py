@@ -147,7 +147,8 @@ def _why(state: PassState, vo: str) -> str:
     """The limits that kept a node of ``vo`` out, as placement said no at its last turn:
     rooms and budgets only shrink while a call places nodes, so what did not fit then
     does not fit at the end either; the boot budget binds alone where room was left."""
+    binding, _ = state.binding(vo)
+    if binding.cause is Cause.BOOT_BUDGET:
+        return binding.text
     said = [r for r in (state.local_no.get(vo), state.cloud_no.get(vo)) if r is not None]
-    if any(r.cause is Cause.BOOT_BUDGET for r in said):
-        return reasons.boot_budget(state.boots_limit).text
     return " and ".join(r.text for r in said) or "not placed"

@@ -149,19 +149,23 @@ class PassState:
         """Every want still open gets the reason of the stage that last said no."""
         for vo in self.site.vos:
             left = self.wants.get(vo.name, 0)
-            if left <= 0:
-                continue
-            local = self.local_no.get(vo.name)
-            cloud = self.cloud_no.get(vo.name, reasons.cloud_unreadable())
-            if Cause.BOOT_BUDGET in {r.cause for r in (local, cloud) if r is not None}:
-                other = cloud if local is not None and local.cause is Cause.BOOT_BUDGET else local
-                if other is not None and other.cause is Cause.BOOT_BUDGET:
-                    other = None
-                self.hold(vo.name, left, reasons.boot_budget(self.boots_limit), other)
-            elif cloud.cause in STRUCTURAL and local is not None:
-                self.hold(vo.name, left, local, cloud)
-            else:
-                self.hold(vo.name, left, cloud, local)
+            if left > 0:
+                self.hold(vo.name, left, *self.binding(vo.name))
+
+    def binding(self, vo: str) -> tuple[Reason, Reason | None]:
+        """The limit that kept the VO's last want out, and the other stage's "no" when it
+        matters: the boot budget when either stage had room left, the local reason when
+        the VO cannot use EC2 at all, else the cloud one."""
+        local = self.local_no.get(vo)
+        cloud = self.cloud_no.get(vo, reasons.cloud_unreadable())
+        if cloud.cause is Cause.BOOT_BUDGET or (local and local.cause is Cause.BOOT_BUDGET):
+            other = local if cloud.cause is Cause.BOOT_BUDGET else cloud
+            if other is not None and other.cause is Cause.BOOT_BUDGET:
+                other = None
+            return reasons.boot_budget(self.boots_limit), other
+        if cloud.cause in STRUCTURAL and local is not None:
+            return local, cloud
+        return cloud, local
 
     @property
     def boots_limit(self) -> int:
