@@ -27,12 +27,10 @@ from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, abandoned_calls, run_all
 from elastic.ledger import Ledger
 from elastic.model import (
-    Action,
     Boot,
     Destroy,
     Host,
     Inventory,
-    LrmNodeState,
     NodeRecord,
     NodeState,
     Observation,
@@ -40,6 +38,7 @@ from elastic.model import (
     Probe,
     ProviderKind,
     QueueSnapshot,
+    WorkerNode,
 )
 from elastic.planning import plan
 from elastic.planning.backoff import BackoffView, BootOutcome, describe, fold, target_of
@@ -295,11 +294,9 @@ class Engine:
         observation, observed, reconciled = self.prepare(now, observed, record=not dry_run)
         if not dry_run:
             self._apply(reconciled, now)
-            self._fold_joins(reconciled)
+            self._fold_joins(reconciled, now)
         decided = plan(observation, self.site, now)
-        decided = with_probes(
-            decided, observation, self._probing(), now, self.site.policy.boot_timeout_s
-        )
+        decided = with_probes(decided, observation, self._probing())
         decided = self._without_in_flight(decided)
         log_plan(decided, self._reported)
         result = PassResult(decided, observation, errors=observed.errors, recovered=recovered)
@@ -353,36 +350,31 @@ class Engine:
         note = f"call(s) still in flight on {', '.join(sorted(self._in_flight))}: left alone"
         return replace(decided, actions=kept, notes=(*decided.notes, note))
 
-    def _fold_joins(self, reconciled: Reconciliation) -> None:
+    def _fold_joins(self, reconciled: Reconciliation, now: float) -> None:
         """A node that joined clears its target's boot backoff."""
-        joined = [
+        joined = {
             c.node_id for c in reconciled.corrections if c.fields.get("state") is NodeState.READY
-        ]
-        outcomes = []
-        for worker in (w for w in reconciled.workers if w.id in joined):
-            location = target_of(worker.provider, worker.location, worker.instance_type)
-            outcomes.append(BootOutcome(worker.vo, worker.provider, location, ok=True))
-        self._store_backoffs(outcomes, self.clock())
+        }
+        outcomes = [_outcome(w, ok=True) for w in reconciled.workers if w.id in joined]
+        self._store_backoffs(outcomes, now)
 
     def _fold_results(self, results: list[ActionResult], now: float) -> None:
-        """Failed boots, and nodes destroyed for never joining, back their target off."""
+        """Failed boots, and nodes destroyed for never joining, back their target off; a
+        probe job that ran is a join, as in ``_fold_joins``."""
         outcomes = []
         for r in results:
             action = r.action
             if isinstance(action, Boot) and not r.ok:
-                location = target_of(action.provider, action.location, action.instance_type)
-                outcomes.append(BootOutcome(action.vo, action.provider, location, False, r.error))
-            elif isinstance(action, Probe) and r.ok:  # the node joined: as _fold_joins
-                record = self.ledger.get(action.node_id)
-                if record is not None:
-                    location = target_of(record.provider, record.location, record.instance_type)
-                    outcomes.append(BootOutcome(record.vo, record.provider, location, ok=True))
-            elif isinstance(action, Destroy) and action.never_joined and r.ok:
-                record = self.ledger.get(action.node_id)
-                if record is not None:
-                    location = target_of(record.provider, record.location, record.instance_type)
-                    error = f"{action.node_id} never joined the LRM ({action.reason})"
-                    outcomes.append(BootOutcome(record.vo, record.provider, location, False, error))
+                outcomes.append(_outcome(action, ok=False, error=r.error))
+                continue
+            joined = isinstance(action, Probe) and r.ok
+            never = isinstance(action, Destroy) and action.never_joined and r.ok
+            record = self.ledger.get(action.node_id) if joined or never else None
+            if record is not None and joined:
+                outcomes.append(_outcome(record, ok=True))
+            elif record is not None:
+                error = f"{action.node_id} never joined the LRM ({action.reason})"
+                outcomes.append(_outcome(record, ok=False, error=error))
         self._store_backoffs(outcomes, now)
 
     def _store_backoffs(self, outcomes: list[BootOutcome], now: float) -> None:
@@ -406,7 +398,7 @@ class Engine:
 
         A drain only stops new work; the LRM is read again after it, and only a
         node it shows drained and running nothing is destroyed, by the same rule
-        as any other pass (``retirement.plan_destroys``), so a job dispatched
+        as any other pass (``planning.scale_down.plan_destroys``), so a job dispatched
         between the observation and the drain keeps its node. Without this a
         retired cloud VM is billed one more pass interval: minutes for a site on
         cron. The providers are read again too: this pass's boots are not in the
@@ -444,34 +436,32 @@ class Engine:
         )
 
 
-def with_probes(
-    decided: Plan, observation: Observation, probing: set[str], now: float, boot_timeout_s: int
-) -> Plan:
+def with_probes(decided: Plan, observation: Observation, probing: set[str]) -> Plan:
     """The plan and a Probe for each node of a probing VO that the LRM lists as up but that
     is still JOINING, unless the plan already acts on it.
 
     Probes are added here, after planning, not by the planner (a probe job is the LRM's
     business, not a capacity decision): a dry run (``plan``) lists them, only a real pass
-    runs them; a failed one leaves the node JOINING and is planned again next pass. Past
-    its boot deadline such a node is destroyed as never joined once the LRM shows it
-    empty (the planner leaves late nodes the LRM lists idle to reconcile), never while it
-    runs a job."""
+    runs them; a failed one leaves the node JOINING and is planned again next pass, until
+    the planner destroys it, once empty, at its boot deadline like any node that never
+    became ready (``planning.scale_down.destroy_reason``)."""
     acted = {a.node_id for a in decided.actions}
-    added: list[Action] = []
-    for n in observation.nodes:
-        if n.vo not in probing or n.state is not NodeState.JOINING or n.id in acted:
-            continue
-        if n.lrm_state not in UP_STATES:
-            continue
-        late = n.boot_deadline is not None and now >= n.boot_deadline
-        empty = n.lrm_state is LrmNodeState.IDLE and n.running_jobs == 0
-        if late and empty and observation.scale_down_ok:
-            why = f"no probe job ran on it within boot_timeout_s={boot_timeout_s}"
-            added.append(Destroy(n.id, n.vo, why, never_joined=True))
-        else:
-            why = "joined the LRM; its probe job runs before it counts as ready"
-            added.append(Probe(n.id, n.vo, why))
+    why = "joined the LRM; its probe job runs before it counts as ready"
+    added = tuple(
+        Probe(n.id, n.vo, why)
+        for n in observation.nodes
+        if n.vo in probing
+        and n.state is NodeState.JOINING
+        and n.lrm_state in UP_STATES
+        and n.id not in acted
+    )
     return replace(decided, actions=(*decided.actions, *added)) if added else decided
+
+
+def _outcome(node: Boot | NodeRecord | WorkerNode, *, ok: bool, error: str = "") -> BootOutcome:
+    """A boot's end for the backoff of its target (a host, or an EC2 instance type)."""
+    location = target_of(node.provider, node.location, node.instance_type)
+    return BootOutcome(node.vo, node.provider, location, ok, error)
 
 
 def _without_vms(observed: Observed, node_ids: set[str]) -> Observed:

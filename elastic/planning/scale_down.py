@@ -60,9 +60,14 @@ def destroy_reason(node: WorkerNode, site: Site, now: float) -> str | None:
             f"LRM state {node.lrm_state}"
         )
     late = node.boot_deadline is not None and now >= node.boot_deadline
-    if node.state in UPCOMING_STATES and late and node.lrm_state is not LrmNodeState.IDLE:
-        return f"did not join the LRM within boot_timeout_s={site.policy.boot_timeout_s}"
-    return None
+    if node.state not in UPCOMING_STATES or not late:
+        return None
+    if node.lrm_state is LrmNodeState.IDLE:  # reconcile made every other listed one READY
+        return (
+            f"listed idle but not ready within boot_timeout_s={site.policy.boot_timeout_s}: "
+            "its VO's probe job never ran on it"
+        )
+    return f"did not join the LRM within boot_timeout_s={site.policy.boot_timeout_s}"
 
 
 def plan_destroys(nodes: Sequence[WorkerNode], site: Site, now: float) -> list[Destroy]:
@@ -81,7 +86,7 @@ def plan_drains(
     nodes_needed: int,
     site: Site,
     now: float,
-    state: PassState | None = None,
+    state: PassState,
 ) -> list[Drain]:
     """Drain idle nodes past their timeout that pending work does not need.
 
@@ -99,17 +104,15 @@ def plan_drains(
         idle_s = now - (node.idle_since if node.idle_since is not None else now)
         timeout = idle_timeout_s(node, site)
         if node.idle_since is None or idle_s < timeout:
-            if state is not None:
-                state.keep(node, reasons.idle_below_timeout(idle_s, timeout))
+            state.keep(node, reasons.idle_below_timeout(idle_s, timeout))
             continue
         if len(drains) >= max(0, limit):
-            if state is not None:
-                why = (
-                    reasons.min_nodes(vo.name, vo.min_nodes, capacity.alive)
-                    if by_min
-                    else reasons.needed(nodes_needed)
-                )
-                state.keep(node, why)
+            why = (
+                reasons.min_nodes(vo.name, vo.min_nodes, capacity.alive)
+                if by_min
+                else reasons.needed(nodes_needed)
+            )
+            state.keep(node, why)
             continue
         drains.append(
             Drain(
