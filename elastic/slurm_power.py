@@ -27,12 +27,14 @@ from dataclasses import dataclass
 
 from elastic.actuation import ActionResult
 from elastic.config import Site, load_site
+from elastic.deadline import call_with_deadline
 from elastic.engine import Engine, site_lock
 from elastic.model import Destroy, Host, Observation, ProviderKind
 from elastic.planning.resume import Refusal, plan_resume
 from elastic.reconcile import worker_view
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name
+from lrm_adapters.slurm import reason_text
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,6 @@ def node_vo(runner: CommandRunner, site: Site, node: str) -> str:
     raise ValueError(f"node {node} has no feature naming a VO of site.yaml ({sorted(features)})")
 
 
-def slurm_reason(reason: str) -> str:
-    """``reason=`` text for scontrol, by the rule of ``SlurmAdapter.drain_node``: the
-    characters an admin's Slurm tools and scripts read safely, at most 200 of them."""
-    return re.sub(r"[^\w .,:=()-]", "_", reason)[:200] or "elastic"
-
-
 def mark_down(runner: CommandRunner, node: str, reason: str) -> None:
     """Tell Slurm a node will not come, with elastic's reason for ``scontrol show node``.
 
@@ -72,7 +68,7 @@ def mark_down(runner: CommandRunner, node: str, reason: str) -> None:
     Slurm's SuspendProgram call for it finds no ledger row and does nothing.
     """
     name = checked_name(node)
-    text = slurm_reason(f"elastic: {reason}")
+    text = reason_text(f"elastic: {reason}")
     for state in ("down", "power_down_force"):
         runner.run(["scontrol", "update", f"nodename={name}", f"state={state}", f"reason={text}"])
 
@@ -85,7 +81,8 @@ def observe(engine: Engine) -> Observation:
     local = engine.providers.get(ProviderKind.LIBVIRT)
     if local is not None:
         try:
-            hosts = local.inventory().hosts
+            # bounded as a pass's observation is: Slurm waits on this call
+            hosts = call_with_deadline(local.inventory, engine.site.lrm.timeout_s + 5.0).hosts
         except Exception as exc:  # an unread hypervisor is not an empty one: no local boots
             log.warning("resume: local inventory could not be read: %s", exc)
             local_ok = False

@@ -39,6 +39,12 @@ NO_JSON = ("unrecognized option", "invalid option", "json")
 LOCAL_WEIGHT, CLOUD_WEIGHT = 1, 100
 
 
+def reason_text(reason: str) -> str:
+    """``reason=`` for scontrol: the characters an admin's Slurm tools and scripts read
+    safely (others become ``_``), at most 200 of them."""
+    return re.sub(r"[^\w .,:=()-]", "_", reason)[:200] or "elastic"
+
+
 class SlurmAdapter:
     """LRMAdapter for Slurm (21.08 and newer; text fallback for older)."""
 
@@ -110,7 +116,7 @@ class SlurmAdapter:
         name = checked_name(hostname)
         if not self._exists(name):
             return
-        text = re.sub(r"[^\w .,:=()-]", "_", reason)[:200] or "elastic"
+        text = reason_text(reason)
         self.runner.run(["scontrol", "update", f"nodename={name}", "state=drain", f"reason={text}"])
 
     def remove_node(self, hostname: str) -> None:

@@ -135,3 +135,25 @@ def test_unread_local_inventory_boots_nothing_locally(tmp_path, monkeypatch):
     assert code == 0
     (node,) = engine.ledger.nodes()
     assert node.provider is ProviderKind.EC2 and not local.vms
+
+
+def test_a_hung_local_inventory_is_abandoned_at_the_lrm_timeout(tmp_path, monkeypatch):
+    """Slurm waits on its ResumeProgram: a hypervisor that never answers costs one LRM
+    timeout, then the node goes to EC2 as for an unread inventory."""
+    import threading
+    import time
+
+    engine, _, local = build(tmp_path)
+    lrm = engine.site.lrm.model_copy(update={"timeout_s": 0.5})
+    engine.site = engine.site.model_copy(update={"lrm": lrm})
+    release = threading.Event()
+    local.inventory = lambda: release.wait(30)  # type: ignore[method-assign]
+    started = time.monotonic()
+    try:
+        code, _ = run(engine, "cloud1", monkeypatch)
+    finally:
+        release.set()
+    assert time.monotonic() - started < 15
+    assert code == 0
+    (node,) = engine.ledger.nodes()
+    assert node.provider is ProviderKind.EC2
