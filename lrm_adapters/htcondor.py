@@ -25,10 +25,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any, Protocol
 
-from elastic.config import Site, VoConfig
+from elastic.config import Site
 from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
 from lrm_adapters.base import LRMError, LRMParseError
 
@@ -206,9 +206,8 @@ def nodes_from_ads(ads: Iterable[Any]) -> list[LrmNode]:
 class HTCondorAdapter:
     name = "htcondor"
 
-    def __init__(self, query: CondorQuery, vos: Sequence[VoConfig]) -> None:
+    def __init__(self, query: CondorQuery) -> None:
         self.query = query
-        self.vos = list(vos)
 
     def snapshot(self) -> QueueSnapshot:
         try:
@@ -235,4 +234,4 @@ class HTCondorAdapter:
 
 
 def from_site(site: Site) -> HTCondorAdapter:
-    return HTCondorAdapter(BindingsQuery(site.lrm.options.get("collector")), site.vos)
+    return HTCondorAdapter(BindingsQuery(site.lrm.options.get("collector")))

@@ -13,9 +13,8 @@ only from names checked against a strict pattern: there is no shell anywhere.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 
-from elastic.config import Site, VoConfig
+from elastic.config import Site
 from elastic.model import QueueSnapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name, merge_running
@@ -36,11 +35,10 @@ class PbsAdapter:
 
     name = "pbs"
 
-    def __init__(self, runner: CommandRunner, vos: Sequence[VoConfig], *, flavor: str = "torque"):
+    def __init__(self, runner: CommandRunner, *, flavor: str = "torque"):
         if flavor not in {"torque", "openpbs"}:
             raise LRMError(f"lrm.options.flavor must be torque or openpbs, not {flavor!r}")
         self.runner = runner
-        self.vos = list(vos)
         self.flavor = flavor
 
     def snapshot(self) -> QueueSnapshot:
@@ -90,4 +88,4 @@ class PbsAdapter:
 
 def from_site(site: Site) -> PbsAdapter:
     runner = CommandRunner(timeout_s=site.lrm.timeout_s)
-    return PbsAdapter(runner, site.vos, flavor=site.lrm.options.get("flavor", "torque"))
+    return PbsAdapter(runner, flavor=site.lrm.options.get("flavor", "torque"))

@@ -74,7 +74,7 @@ def torque(fail: bool = False) -> tuple[LRMAdapter, RecordedRunner]:
         },
         fail,
     )
-    return PbsAdapter(runner, VOS, flavor="torque"), runner  # type: ignore[arg-type]
+    return PbsAdapter(runner, flavor="torque"), runner  # type: ignore[arg-type]
 
 
 def openpbs(fail: bool = False) -> tuple[LRMAdapter, RecordedRunner]:
@@ -85,7 +85,7 @@ def openpbs(fail: bool = False) -> tuple[LRMAdapter, RecordedRunner]:
         },
         fail,
     )
-    return PbsAdapter(runner, VOS, flavor="openpbs"), runner  # type: ignore[arg-type]
+    return PbsAdapter(runner, flavor="openpbs"), runner  # type: ignore[arg-type]
 
 
 class CondorFake:
@@ -106,7 +106,7 @@ class CondorFake:
 
 def htcondor(fail: bool = False) -> tuple[LRMAdapter, Any]:
     query = CondorFake(fail)
-    return HTCondorAdapter(query, VOS), query
+    return HTCondorAdapter(query), query
 
 
 def replay(tmp_path: Path, fail: bool = False) -> tuple[LRMAdapter, None]:

@@ -72,7 +72,7 @@ def test_slurm_and_pbs_adapters_merge_the_job_listing(tmp_path: Path):
     torque = Path(__file__).parent.parent / "fixtures" / "torque"
     write_tool(bin_dir, "qstat", (torque / "aiida_torque_qstat_f_ichec_newlines.txt").read_text())
     write_tool(bin_dir, "pbsnodes", "<Data></Data>")
-    pbs = PbsAdapter(runner, site.vos).snapshot()
+    pbs = PbsAdapter(runner).snapshot()
     assert pbs.nodes and all(n.state is LrmNodeState.BUSY and n.running_jobs for n in pbs.nodes)
 
 

@@ -160,7 +160,7 @@ def test_adapter_maps_accounting_groups_and_proxy_vo_to_vos():
         }
     )
     query = FakeQuery([job, proxy], [slot])
-    adapter = HTCondorAdapter(query, vos)
+    adapter = HTCondorAdapter(query)
     snapshot = label_snapshot(adapter.snapshot(), vos)  # as the engine does
     assert [(j.id, j.vo, j.cores, j.memory_mb) for j in snapshot.jobs] == [
         ("7.0", "atlas", 4, 2000),
@@ -180,7 +180,7 @@ def test_a_failing_query_is_an_lrm_error():
             raise RuntimeError("Failed to connect to schedd")
 
     with pytest.raises(LRMParseError, match="Failed to connect"):
-        HTCondorAdapter(Broken([], []), []).snapshot()
+        HTCondorAdapter(Broken([], [])).snapshot()
 
 
 def test_garbled_long_output_is_a_parse_error():
