@@ -34,6 +34,7 @@ from elastic.planning.capacity import (
     cloud_room,
     held_cores,
     rooms_of,
+    take_worker,
 )
 from elastic.planning.demand import Demand, compute_demand
 
@@ -188,8 +189,7 @@ class PassState:
             return self._no_local_room(vo)
         if self.boots_left <= 0:
             return reasons.boot_budget(self.boots_limit)
-        room.cores_free -= vo.flavor.cores
-        room.memory_mb_free -= vo.flavor.memory_mb
+        take_worker([room], vo)
         self.boots_left -= 1
         self.wants[vo.name] -= 1
         placed = Placement(vo.name, room.name, cloud=False)
