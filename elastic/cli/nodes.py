@@ -17,8 +17,10 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from filelock import Timeout
+
 from elastic.cli.common import EXIT_DEGRADED, EXIT_NO_NODE, EXIT_OK, Subparsers, site_of
-from elastic.engine import PassLocked
+from elastic.engine import PassLocked, site_lock
 from elastic.ledger import Event, Ledger
 from elastic.model import Drain, NodeState
 from elastic.report import (
@@ -80,14 +82,10 @@ def cmd_nodes(args: argparse.Namespace) -> int:
 
 def cmd_drain(args: argparse.Namespace) -> int:
     """An admin's drain: the LRM stops sending work; the planner destroys it once empty."""
-    from filelock import Timeout
-
-    from elastic.engine import site_lock
     from elastic.wiring import build_engine
 
     site = site_of(args)
     engine = build_engine(site)
-    reason = args.reason or "drained by an administrator"
     try:
         with site_lock(site).acquire(timeout=DRAIN_LOCK_WAIT_S):
             record = engine.ledger.get(args.node)
@@ -96,14 +94,14 @@ def cmd_drain(args: argparse.Namespace) -> int:
                     f"no live node {args.node} in the ledger (see 'elastic nodes')", file=sys.stderr
                 )
                 return EXIT_NO_NODE
-            drain = Drain(record.id, record.vo, reason)
+            drain = Drain(record.id, record.vo, args.reason)
             [result] = engine.actuator(engine.clock()).run((drain,))
     except Timeout as exc:
         raise PassLocked(f"another pass held the site lock for {DRAIN_LOCK_WAIT_S:g} s") from exc
     if not result.ok:
         print(f"{args.node}: drain failed: {result.error}", file=sys.stderr)
         return EXIT_DEGRADED
-    print(f"{args.node}: draining ({reason})")
+    print(f"{args.node}: draining ({args.reason})")
     return EXIT_OK
 
 

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from elastic.cli.common import EXIT_DEGRADED, EXIT_OK, Subparsers, site_of
-from elastic.engine import PassLocked, PassResult, run_locked
+from elastic.engine import PassLocked, run_locked
 from elastic.report import dumps, plan_json, plan_text, status_json, status_text
 
-log = logging.getLogger("elastic")
+log = logging.getLogger(__name__)
 
 #: (logger, message template) of the INFO lines a plan table already shows
 TABLE_LINES = frozenset(
@@ -56,10 +56,6 @@ def table_on_stdout() -> Iterator[None]:
             logger.removeFilter(drop)
 
 
-def _pass_exit(result: PassResult) -> int:
-    return EXIT_DEGRADED if result.degraded else EXIT_OK
-
-
 def cmd_plan(args: argparse.Namespace) -> int:
     from elastic.wiring import build_engine
 
@@ -84,7 +80,7 @@ def cmd_run_once(args: argparse.Namespace) -> int:
         print(f"then destroy {destroy.node_id} ({destroy.vo}): {destroy.reason}")
     for failed in (r for r in result.results if not r.ok):
         print(f"FAILED {failed.action.kind} {failed.action.node_id}: {failed.error}")
-    code = _pass_exit(result)
+    code = EXIT_DEGRADED if result.degraded else EXIT_OK
     _exit_if_abandoned(code)
     return code
 
