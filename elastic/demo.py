@@ -16,7 +16,6 @@ from collections import Counter
 from pathlib import Path
 
 from elastic.config import load_site
-from elastic.daemon import run_daemon
 from elastic.engine import PassResult, run_locked
 from elastic.model import ProviderKind
 
@@ -37,6 +36,7 @@ def _line(number: int, result: PassResult) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from elastic.daemon import run_daemon  # APScheduler: not loaded by every other command
     from elastic.wiring import build_engine
 
     site = load_site(args.config)
