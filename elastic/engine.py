@@ -166,13 +166,13 @@ class Engine:
         probing = self._probing()
         if not probing:
             return result
+        vo_of = {w.id: w.vo for w in result.workers}
         held: set[str] = set()
         corrections = []
         for correction in result.corrections:
-            worker = next(w for w in result.workers if w.id == correction.node_id)
             joined = correction.fields.get("state") is NodeState.READY
-            if joined and worker.vo in probing:
-                held.add(worker.id)
+            if joined and vo_of.get(correction.node_id) in probing:
+                held.add(correction.node_id)
                 fields = {
                     k: v for k, v in correction.fields.items() if k not in {"state", "reason"}
                 }
