@@ -62,6 +62,12 @@ def make_site(**overrides: Any) -> Site:
     return parse_site(yaml.safe_dump(data), "site.yaml")
 
 
+def with_atlas(atlas: dict[str, Any] | None = None, **overrides: Any) -> Site:
+    """BASE_SITE with the atlas VO's keys changed by ``atlas`` (merged), cms as it is."""
+    atlas_vo, cms = BASE_SITE["vos"]
+    return make_site(vos=[_merge(atlas_vo, atlas or {}), cms], **overrides)
+
+
 def _merge(base: Any, extra: Any) -> Any:
     if isinstance(base, dict) and isinstance(extra, dict):
         merged = dict(base)

@@ -4,26 +4,16 @@ removed, because each sets up a request that only that limit stops."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from elastic.config import Site
 from elastic.model import NodeState, Observation, ProviderKind
 from elastic.planning.resume import ResumePlan, plan_resume
-from tests.factories import BASE_SITE, host, make_site, node
+from tests.factories import host, make_site, node, with_atlas
 
 LOCAL, EC2 = ProviderKind.LIBVIRT, ProviderKind.EC2
 FULL = host(cores=2, memory_mb=4096)  # smaller than the 4-core/8000 MB flavor
 ROOMY = (host(),)  # 16 cores, 64000 MB
-
-
-def site_with(atlas: dict[str, Any] | None = None, **overrides: Any) -> Site:
-    """BASE_SITE with the atlas VO's keys replaced by ``atlas`` (one level deep)."""
-    vos = copy.deepcopy(BASE_SITE["vos"])
-    for key, value in (atlas or {}).items():
-        merged = {**vos[0][key], **value} if isinstance(value, dict) else value
-        vos[0][key] = merged
-    return make_site(vos=vos, **overrides)
 
 
 def resume(site: Site, names: list[str], nodes=(), hosts=ROOMY, **kw: Any) -> ResumePlan:
@@ -43,7 +33,7 @@ def test_local_host_with_room_first_then_nothing_refused():
 
 
 def test_vo_max_nodes_counts_the_live_nodes_of_the_ledger():
-    site = site_with({"max_nodes": 4})
+    site = with_atlas({"max_nodes": 4})
     live = [node(f"n{i}") for i in range(3)]
     decided = resume(site, ["cloud1", "cloud2"], nodes=live)
     assert [b.node_id for b in decided.boots] == ["cloud1"]
@@ -53,7 +43,7 @@ def test_vo_max_nodes_counts_the_live_nodes_of_the_ledger():
 
 
 def test_vo_max_nodes_reached_refuses_every_node_asked():
-    site = site_with({"max_nodes": 4})
+    site = with_atlas({"max_nodes": 4})
     live = [node(f"n{i}", state=NodeState.DRAINING) for i in range(4)]  # VMs still held
     decided = resume(site, ["cloud1"], nodes=live)
     assert not decided.boots
@@ -67,7 +57,7 @@ def test_two_nodes_of_one_call_never_share_room_the_second_bursts():
 
 
 def test_two_nodes_of_one_call_never_share_room_the_second_is_refused():
-    site = site_with({"cloud": {"allowed": False}})
+    site = with_atlas({"cloud": {"allowed": False}})
     decided = resume(site, ["cloud1", "cloud2"], hosts=[host(cores=4, memory_mb=12000)])
     assert [(b.node_id, b.provider) for b in decided.boots] == [("cloud1", LOCAL)]
     assert refused(decided) == {
@@ -77,7 +67,7 @@ def test_two_nodes_of_one_call_never_share_room_the_second_is_refused():
 
 
 def test_vo_that_may_not_burst_is_refused_when_no_local_room():
-    site = site_with({"cloud": {"allowed": False}})
+    site = with_atlas({"cloud": {"allowed": False}})
     decided = resume(site, ["cloud1"], hosts=[FULL])
     assert refused(decided) == {
         "cloud1": "no local room (largest free 2 cores/4096 MB, flavor 4 cores/8000 MB) "
@@ -86,7 +76,7 @@ def test_vo_that_may_not_burst_is_refused_when_no_local_room():
 
 
 def test_vo_cloud_max_nodes():
-    site = site_with({"cloud": {"max_nodes": 2}})
+    site = with_atlas({"cloud": {"max_nodes": 2}})
     live = [node(f"e{i}", provider=EC2, cost=0.2) for i in range(2)]
     decided = resume(site, ["cloud1"], nodes=live, hosts=[FULL])
     assert not decided.boots
@@ -94,7 +84,7 @@ def test_vo_cloud_max_nodes():
 
 
 def test_vo_cloud_budget():
-    site = site_with({"cloud": {"max_hourly_cost": 2.0}}, ec2={"prices": {"c5.xlarge": 0.34}})
+    site = with_atlas({"cloud": {"max_hourly_cost": 2.0}}, ec2={"prices": {"c5.xlarge": 0.34}})
     live = [node("e1", provider=EC2, cost=1.86)]
     decided = resume(site, ["cloud1"], nodes=live, hosts=[FULL])
     assert not decided.boots
@@ -122,7 +112,7 @@ def test_site_cloud_budget_counts_every_vo():
 
 
 def test_cloud_limits_count_this_calls_own_boots():
-    site = site_with({"cloud": {"max_hourly_cost": 0.5}})
+    site = with_atlas({"cloud": {"max_hourly_cost": 0.5}})
     decided = resume(site, ["cloud1", "cloud2", "cloud3"], hosts=[FULL])
     assert [b.provider for b in decided.boots] == [EC2, EC2]
     assert refused(decided)["cloud3"].endswith("VO atlas $0.40/h of $0.50/h, next $0.20/h")
@@ -132,19 +122,17 @@ def test_max_boots_per_pass_bounds_one_call():
     site = make_site(policy={"max_boots_per_pass": 2})
     decided = resume(site, ["cloud1", "cloud2", "cloud3"])
     assert [b.node_id for b in decided.boots] == ["cloud1", "cloud2"]
-    assert refused(decided) == {
-        "cloud3": "policy.max_boots_per_pass 2 reached this pass"
-    }
+    assert refused(decided) == {"cloud3": "policy.max_boots_per_pass 2 reached this pass"}
 
 
 def test_vo_without_a_libvirt_image_goes_to_ec2_despite_local_room():
-    site = site_with({"image": {"libvirt": None}})
+    site = with_atlas({"image": {"libvirt": None}})
     (boot,) = resume(site, ["cloud1"]).boots
     assert boot.provider is EC2
 
 
 def test_vo_without_an_ec2_image_is_refused_the_cloud():
-    site = site_with({"image": {"ec2": None}})
+    site = with_atlas({"image": {"ec2": None}})
     decided = resume(site, ["cloud1"], hosts=[FULL])
     assert not decided.boots
     assert refused(decided)["cloud1"].endswith("and VO atlas has no EC2 image")
@@ -169,7 +157,7 @@ def test_node_already_live_is_left_alone_and_a_failed_one_is_refused():
 
 
 def test_gone_nodes_hold_nothing():
-    site = site_with({"max_nodes": 1})
+    site = with_atlas({"max_nodes": 1})
     decided = resume(site, ["cloud1"], nodes=[node("cloud1", state=NodeState.GONE)])
     assert [b.node_id for b in decided.boots] == ["cloud1"]
 

@@ -19,17 +19,11 @@ from elastic.model import (
     VoDecision,
 )
 from elastic.planning import plan
-from tests.factories import BASE_SITE, _merge, host, jobs, make_site, node
+from tests.factories import host, jobs, make_site, node, with_atlas
 
 LOCAL, EC2 = ProviderKind.LIBVIRT, ProviderKind.EC2
 NOW = 10_000.0
 FULL = Host("hv1", 16, 64000, 2, 4096)  # 2 cores / 4 GB free: no 4-core worker fits
-
-
-def with_atlas(vo: dict, **overrides) -> object:
-    """The test site with VO atlas changed by ``vo`` (merged), cms as it is."""
-    atlas_vo, cms = BASE_SITE["vos"]
-    return make_site(vos=[_merge(atlas_vo, vo), cms], **overrides)
 
 
 def observe(job_list=(), nodes=(), hosts=(FULL,), **kw) -> Observation:
