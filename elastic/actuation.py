@@ -34,6 +34,9 @@ from elastic.recovery import RecoveryStep
 from lrm_adapters.base import LRMAdapter
 
 log = logging.getLogger(__name__)
+#: what a pass decided and did, one INFO line per VO decision, planned action and action
+#: done: the lines a plan table repeats, so a command that prints the table turns it down
+decisions = logging.getLogger("elastic.decisions")
 
 
 class UserDataRenderer(Protocol):
@@ -165,7 +168,7 @@ class Actuator:
             return ActionResult(action, ok=False, error=message)
         crash_point("intent:done")
         self.ledger.close_intent(intent, self.now, ok=True)
-        log.info("%s %s done: %s", action.kind, action.node_id, action.reason)
+        decisions.info("%s %s done: %s", action.kind, action.node_id, action.reason)
         return ActionResult(action, ok=True)
 
     def _record_boot(self, boot: Boot) -> None:

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field, replace
 
 from filelock import FileLock, Timeout
 
-from elastic.actuation import ActionResult, Actuator, RecoveryResult, UserDataRenderer
+from elastic.actuation import (
+    ActionResult,
+    Actuator,
+    RecoveryResult,
+    UserDataRenderer,
+    decisions,
+)
 from elastic.config import Site
 from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, abandoned_calls, run_all
@@ -415,7 +421,7 @@ class Engine:
         just_drained = [n for n in observation.nodes if n.id in drained]
         destroys = tuple(plan_destroys(just_drained, self.site, now))
         for action in destroys:
-            log.info("plan destroy %s (%s): %s", action.node_id, action.vo, action.reason)
+            decisions.info("plan destroy %s (%s): %s", action.node_id, action.vo, action.reason)
         if not destroys:
             return (), []
         return destroys, self.actuator(now, act_by).run(destroys)
@@ -484,7 +490,7 @@ def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> Non
     """Log the plan. An unplaceable job is a warning the first time ``reported`` (kept
     across a daemon's passes) sees it, and a debug line on later passes."""
     for decision in decided.decisions:
-        log.info("decision %s", decision.summary())
+        decisions.info("decision %s", decision.summary())
     for note in decided.notes:
         log.warning("%s", note)
     for item in decided.unplaceable:
@@ -494,7 +500,7 @@ def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> Non
         if reported is not None:
             reported.add(key)
     for action in decided.actions:
-        log.info("plan %s %s (%s): %s", action.kind, action.node_id, action.vo, action.reason)
+        decisions.info("plan %s %s (%s): %s", action.kind, action.node_id, action.vo, action.reason)
 
 
 def site_lock(site: Site) -> FileLock:

@@ -17,43 +17,25 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from elastic.actuation import decisions
 from elastic.cli.common import EXIT_DEGRADED, EXIT_OK, Subparsers, site_of
 from elastic.engine import PassLocked, run_locked
 from elastic.report import dumps, plan_json, plan_text, status_json, status_text
 
 log = logging.getLogger(__name__)
 
-#: (logger, message template) of the INFO lines a plan table already shows
-TABLE_LINES = frozenset(
-    {
-        ("elastic.engine", "decision %s"),
-        ("elastic.engine", "plan %s %s (%s): %s"),
-        ("elastic.engine", "plan destroy %s (%s): %s"),
-        ("elastic.actuation", "%s %s done: %s"),
-    }
-)
-
-
-class TableLinesFilter(logging.Filter):
-    """Drops the INFO records of ``TABLE_LINES``; warnings and errors always pass."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        shown = (record.name, record.msg) in TABLE_LINES
-        return not (shown and record.levelno == logging.INFO)
-
 
 @contextmanager
 def table_on_stdout() -> Iterator[None]:
-    """While a command prints the plan table, the log does not repeat its rows."""
-    drop = TableLinesFilter()
-    loggers = [logging.getLogger(name) for name in {name for name, _ in TABLE_LINES}]
-    for logger in loggers:
-        logger.addFilter(drop)
+    """While a command prints the plan table, the log does not repeat its rows: the
+    engine logs them on their own logger (``actuation.decisions``), turned down to
+    warnings here."""
+    level = decisions.level
+    decisions.setLevel(logging.WARNING)
     try:
         yield
     finally:
-        for logger in loggers:
-            logger.removeFilter(drop)
+        decisions.setLevel(level)
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
