@@ -10,7 +10,7 @@ closed after, so a restart finds every half-done boot or destroy.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -367,6 +367,25 @@ class Ledger:
     @staticmethod
     def _event(tx: Connection, now: float, node_id: str | None, kind: str, message: str) -> None:
         tx.execute(insert(events_table).values(at=now, node_id=node_id, kind=kind, message=message))
+
+    def events_by_node(self, node_ids: Collection[str]) -> dict[str, list[Event]]:
+        """Every event of these nodes, oldest first, by node: one query per 500 nodes, not
+        one per node (``elastic nodes --all`` on a site that ran for years)."""
+        wanted = sorted(set(node_ids))
+        found: dict[str, list[Event]] = {n: [] for n in wanted}
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            query = (
+                select(events_table)
+                .where(events_table.c.node_id.in_(chunk))
+                .order_by(events_table.c.id.asc())
+            )
+            with self._tx() as tx:
+                for row in tx.execute(query):
+                    found[row.node_id].append(
+                        Event(row.at, row.node_id, row.kind, row.message, row.id)
+                    )
+        return found
 
     def events(
         self,

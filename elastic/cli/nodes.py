@@ -68,11 +68,9 @@ def _positive(text: str) -> int:
 def cmd_nodes(args: argparse.Namespace) -> int:
     ledger = Ledger.open(site_of(args).state_url())
     nodes = ledger.nodes(include_gone=args.all)
-    causes = {
-        n.id: node_cause(n, ledger.events(200, node_id=n.id, since=n.created_at))
-        for n in nodes
-        if n.state in CAUSE_STATES
-    }
+    explained = [n for n in nodes if n.state in CAUSE_STATES]
+    events = ledger.events_by_node([n.id for n in explained])
+    causes = {n.id: node_cause(n, events[n.id]) for n in explained}
     if args.json:
         print(dumps([vars(n) | {"cause": causes.get(n.id, n.reason)} for n in nodes]))
     else:

@@ -259,3 +259,16 @@ def test_a_site_on_postgresql_keeps_its_ledger_there(pg_where: str, tmp_path: Pa
     engine = build_engine(load_site(site_file))  # what run-once and the daemon open
     assert [n.id for n in engine.ledger.nodes()] == ["on-the-server"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["site.yaml"]
+
+
+def test_events_by_node_groups_many_nodes_oldest_first(where: str):
+    ledger = Ledger.open(where)
+    names = [f"n{i:04d}" for i in range(1203)]  # more than one query's chunk
+    for i, name in enumerate(names):
+        ledger.event(float(i), "booting", f"VM of {name}", name)
+    ledger.event(9999.0, "boot-failed", "InsufficientInstanceCapacity", "n0007")
+    ledger.event(9999.5, "pass", "site-wide, no node", None)
+    got = ledger.events_by_node([*names, "unknown"])
+    assert set(got) == {*names, "unknown"} and got["unknown"] == []
+    assert [e.kind for e in got["n0007"]] == ["booting", "boot-failed"]
+    assert all(len(got[n]) == 1 and got[n][0].node_id == n for n in names if n != "n0007")
