@@ -28,6 +28,7 @@ from elastic.model import (
     Probe,
     ProviderKind,
     VMRef,
+    spec_fields,
 )
 from elastic.providers.base import Provider
 from elastic.recovery import RecoveryStep
@@ -174,17 +175,10 @@ class Actuator:
     def _record_boot(self, boot: Boot) -> None:
         self.ledger.add(
             NodeRecord(
-                id=boot.node_id,
-                vo=boot.vo,
-                provider=boot.provider,
-                location=boot.location,
+                **spec_fields(boot),
                 state=NodeState.REQUESTED,
-                cores=boot.cores,
-                memory_mb=boot.memory_mb,
                 created_at=self.now,
                 state_since=self.now,
-                instance_type=boot.instance_type,
-                hourly_cost=boot.hourly_cost,
                 boot_deadline=self.now + self.site.policy.boot_timeout_s,
                 reason=boot.reason,
             ),
@@ -200,14 +194,9 @@ class Actuator:
             allowed = self.site.ec2.instance_types.get(boot.vo, [])
             types = (boot.instance_type, *[t for t in allowed if t != boot.instance_type])
         return BootRequest(
-            node_id=boot.node_id,
+            **spec_fields(boot),
             hostname=boot.node_id,
-            vo=boot.vo,
             site=self.site.site.name,
-            provider=boot.provider,
-            location=boot.location,
-            cores=boot.cores,
-            memory_mb=boot.memory_mb,
             disk_gb=vo.flavor.disk_gb,
             image=image,
             user_data=self.render_user_data(

@@ -15,7 +15,7 @@ from typing import Any
 
 from elastic.config import Site
 from elastic.model import Action, Job, NodeState, Observation, Plan, VoDecision
-from elastic.planning.capacity import UPCOMING_STATES, is_idle
+from elastic.planning.capacity import UPCOMING_STATES
 from elastic.report import decision_json
 from elastic.vomatch import match_vo
 
@@ -144,7 +144,7 @@ def explain_vo(vo: str, observation: Observation, decided: Plan, site: Site) -> 
             continue
         if node.state in UPCOMING_STATES:
             nodes["booting"] += 1
-        elif is_idle(node):
+        elif node.idle:
             nodes["idle"] += 1
         elif node.state is NodeState.READY:
             nodes["busy"] += 1

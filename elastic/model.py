@@ -7,8 +7,9 @@ without anyone mutating it behind the planner's back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from typing import Any
 
 
 class NodeState(StrEnum):
@@ -48,6 +49,24 @@ class LrmNodeState(StrEnum):
     DOWN = "down"  # down, offline, unreachable
     ABSENT = "absent"  # the LRM was read and does not list the node
     UNKNOWN = "unknown"  # listed in an unknown state, or the LRM could not be read
+
+
+def lrm_activity(draining: bool, busy: bool) -> LrmNodeState:
+    """The state of a node the LRM shows up, from whether it takes new jobs and runs any.
+
+    The one rule every adapter and the simulator apply, so "drained" always means
+    disabled *and* empty: a disabled node that still runs a job is DRAINING, and
+    only DRAINED or IDLE may ever count as empty.
+    """
+    if draining:
+        return LrmNodeState.DRAINING if busy else LrmNodeState.DRAINED
+    return LrmNodeState.BUSY if busy else LrmNodeState.IDLE
+
+
+def is_idle(state: NodeState, lrm_state: LrmNodeState, running: int) -> bool:
+    """Idle: ready in the ledger, idle in the LRM, running nothing. The one idle rule: it
+    starts a node's idle clock (reconcile) and makes it a candidate to reuse or retire."""
+    return state is NodeState.READY and lrm_state is LrmNodeState.IDLE and running == 0
 
 
 class ProviderKind(StrEnum):
@@ -159,43 +178,65 @@ class Inventory:
 
 
 @dataclass(frozen=True)
-class BootRequest:
-    """Everything a provider needs to create one worker; idempotent per ``node_id``."""
+class NodeSpec:
+    """What one worker is: its name, VO, where it runs and its shape.
 
-    node_id: str
-    hostname: str
+    The one definition of a node's identity. A planned boot, the request a provider
+    gets, the ledger's record and the planner's merged view are each a NodeSpec plus
+    what that stage adds, so a field is added once and travels through every stage;
+    the simulator's nodes carry one too.
+    """
+
+    id: str
     vo: str
-    site: str
     provider: ProviderKind
-    location: str
+    location: str  # hypervisor host name, or EC2 region
     cores: int
     memory_mb: int
+    instance_type: str = ""
+    hourly_cost: float = 0.0
+
+    @property
+    def node_id(self) -> str:
+        """The name actions, requests and events call the node by."""
+        return self.id
+
+    def spec(self) -> NodeSpec:
+        """The identity alone, without what a later stage added."""
+        return NodeSpec(**spec_fields(self))
+
+
+def spec_fields(node: NodeSpec) -> dict[str, Any]:
+    """The NodeSpec fields of ``node``, to build the next stage's type from it."""
+    return {f.name: getattr(node, f.name) for f in fields(NodeSpec)}
+
+
+@dataclass(frozen=True, kw_only=True)
+class BootRequest(NodeSpec):
+    """Everything a provider needs to create one worker; idempotent per ``id``."""
+
+    hostname: str
+    site: str
     disk_gb: int
     image: str
     user_data: str = ""
     instance_types: tuple[str, ...] = ()
 
 
-@dataclass(frozen=True)
-class NodeRecord:
+@dataclass(frozen=True, kw_only=True)
+class NodeRecord(NodeSpec):
     """One node as the ledger records it: what elastic asked for and where it stands."""
 
-    id: str
-    vo: str
-    provider: ProviderKind
-    location: str
     state: NodeState
-    cores: int
-    memory_mb: int
     created_at: float
     state_since: float
     instance_id: str = ""
-    instance_type: str = ""
-    hourly_cost: float = 0.0
     boot_deadline: float | None = None
     idle_since: float | None = None
     reason: str = ""
+    #: first pass the LRM showed this READY node down or absent; None while it is up
     dark_since: float | None = None
+    #: running jobs at the last trusted reading: an ABSENT node that ran jobs is not empty
     last_running: int = 0
 
 
@@ -212,34 +253,29 @@ class Intent:
     detail: str
 
 
-@dataclass(frozen=True)
-class WorkerNode:
-    """The merged view of one managed worker: ledger + LRM + provider.
+@dataclass(frozen=True, kw_only=True)
+class WorkerNode(NodeRecord):
+    """The merged view of one managed worker: its ledger record plus the LRM's reading.
 
     This is what the planner sees of a node. ``lrm_state`` is ABSENT when the
-    LRM was read and does not list the node, UNKNOWN when it could not be read
-    or reports a state it cannot vouch for: such a node is never retired.
+    LRM was read and does not list the node, UNKNOWN (the default) when it could
+    not be read or reports a state it cannot vouch for: such a node is never retired.
     """
 
-    id: str
-    vo: str
-    provider: ProviderKind
-    location: str
-    state: NodeState
-    lrm_state: LrmNodeState
-    cores: int
-    memory_mb: int
-    created_at: float
-    state_since: float
+    lrm_state: LrmNodeState = LrmNodeState.UNKNOWN
     running_jobs: int = 0
-    idle_since: float | None = None
-    boot_deadline: float | None = None
-    hourly_cost: float = 0.0
-    instance_type: str = ""
-    #: first pass the LRM showed this READY node down or absent; None while it is up
-    dark_since: float | None = None
-    #: running jobs at the last trusted reading: an ABSENT node that ran jobs is not empty
-    last_running: int = 0
+
+    @property
+    def idle(self) -> bool:
+        return is_idle(self.state, self.lrm_state, self.running_jobs)
+
+    @classmethod
+    def of(
+        cls, record: NodeRecord, lrm_state: LrmNodeState = LrmNodeState.UNKNOWN, running: int = 0
+    ) -> WorkerNode:
+        """A ledger row merged with the LRM's view of it."""
+        values = {f.name: getattr(record, f.name) for f in fields(NodeRecord)}
+        return cls(**values, lrm_state=lrm_state, running_jobs=running)
 
 
 @dataclass(frozen=True)
@@ -283,17 +319,11 @@ class Observation:
     backoffs: tuple[BootBackoff, ...] = ()
 
 
-@dataclass(frozen=True)
-class Boot:
-    node_id: str
-    vo: str
-    provider: ProviderKind
-    location: str
-    cores: int
-    memory_mb: int
+@dataclass(frozen=True, kw_only=True)
+class Boot(NodeSpec):
+    """Create the worker ``id`` for ``vo`` on ``location`` (a host, or an EC2 region)."""
+
     reason: str
-    instance_type: str = ""
-    hourly_cost: float = 0.0
 
     kind = "boot"
 

@@ -39,6 +39,7 @@ from elastic.model import (
     QueueSnapshot,
     VMRef,
     WorkerNode,
+    is_idle,
 )
 
 UP_STATES = frozenset({LrmNodeState.IDLE, LrmNodeState.BUSY})
@@ -137,7 +138,7 @@ def _lrm_changes(
         changes["state"] = NodeState.DRAINING
         changes["reason"] = message
         state = NodeState.DRAINING
-    idle = state is NodeState.READY and lrm_state is LrmNodeState.IDLE and running == 0
+    idle = is_idle(state, lrm_state, running)
     if idle and record.idle_since is None:
         changes["idle_since"] = now
     elif not idle and record.idle_since is not None and lrm_state is not LrmNodeState.UNKNOWN:
@@ -221,13 +222,13 @@ def reconcile(
             corrections.append(Correction(record.id, changes, message))
             record = replace(record, **changes)
         if record.state is not NodeState.GONE:
-            workers.append(worker_view(record, lrm_state, running))
+            workers.append(WorkerNode.of(record, lrm_state, running))
     orphans = tuple(
         _orphan(vm, now, (prices or {}).get(vm.instance_type, 0.0))
         for node_id, vm in vms.items()
         if node_id not in known and not vm.terminated
     )
-    workers += [worker_view(o, *lrm_state_of(o.id, snapshot)) for o in orphans]
+    workers += [WorkerNode.of(o, *lrm_state_of(o.id, snapshot)) for o in orphans]
     return Reconciliation(tuple(corrections), orphans, tuple(workers))
 
 
@@ -248,29 +249,4 @@ def _orphan(vm: VMRef, now: float, hourly_cost: float) -> NodeRecord:
         hourly_cost=hourly_cost,
         reason="orphan: VM carries our tags but the ledger had no live record; destroyed "
         "after orphan_grace_s once the LRM shows it running nothing",
-    )
-
-
-def worker_view(
-    record: NodeRecord, lrm_state: LrmNodeState = LrmNodeState.UNKNOWN, running: int = 0
-) -> WorkerNode:
-    """A ledger row merged with the LRM's view of it (UNKNOWN: the LRM was not read)."""
-    return WorkerNode(
-        id=record.id,
-        vo=record.vo,
-        provider=record.provider,
-        location=record.location,
-        state=record.state,
-        lrm_state=lrm_state,
-        cores=record.cores,
-        memory_mb=record.memory_mb,
-        created_at=record.created_at,
-        state_since=record.state_since,
-        running_jobs=running,
-        idle_since=record.idle_since,
-        boot_deadline=record.boot_deadline,
-        hourly_cost=record.hourly_cost,
-        instance_type=record.instance_type,
-        dark_since=record.dark_since,
-        last_running=record.last_running,
     )

@@ -29,9 +29,8 @@ from elastic.actuation import ActionResult
 from elastic.config import Site, load_site
 from elastic.deadline import call_with_deadline
 from elastic.engine import Engine, site_lock
-from elastic.model import Destroy, Host, Observation, ProviderKind
+from elastic.model import Destroy, Host, Observation, ProviderKind, WorkerNode
 from elastic.planning.resume import Refusal, plan_resume
-from elastic.reconcile import worker_view
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name
 from lrm_adapters.slurm import reason_text
@@ -88,7 +87,7 @@ def observe(engine: Engine) -> Observation:
             local_ok = False
     return Observation(
         jobs=(),
-        nodes=tuple(worker_view(r) for r in engine.ledger.nodes()),  # LRM not read
+        nodes=tuple(WorkerNode.of(r) for r in engine.ledger.nodes()),  # LRM not read
         hosts=hosts,
         local_ok=local_ok,
         cloud_ok=ProviderKind.EC2 in engine.providers,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol, runtime_checkable
 
-from elastic.model import LrmNode, LrmNodeState, QueueSnapshot
+from elastic.model import LrmNode, LrmNodeState, QueueSnapshot, lrm_activity
 
 
 class LRMError(Exception):
@@ -72,8 +72,7 @@ def merge_running(
         listed.add(node.name)
         running = max(node.running_jobs, running_per_host.get(node.name, 0))
         if running and node.state in {LrmNodeState.IDLE, LrmNodeState.DRAINED}:
-            state = LrmNodeState.BUSY if node.state is LrmNodeState.IDLE else LrmNodeState.DRAINING
-            node = replace(node, state=state)
+            node = replace(node, state=lrm_activity(node.state is LrmNodeState.DRAINED, True))
         merged.append(replace(node, running_jobs=running) if running != node.running_jobs else node)
     for host in sorted(set(running_per_host) - listed):
         if running_per_host[host] > 0:

@@ -29,7 +29,7 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from elastic.config import Site
-from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
+from elastic.model import Job, LrmNode, QueueSnapshot, lrm_activity
 from lrm_adapters.base import LRMError, LRMParseError
 
 JOB_ATTRS = [
@@ -191,10 +191,7 @@ def nodes_from_ads(ads: Iterable[Any]) -> list[LrmNode]:
         machine["vo"] = ad.get("ElasticVO") or machine["vo"]
     nodes = []
     for name, m in sorted(machines.items()):
-        if m["draining"]:
-            state = LrmNodeState.DRAINING if m["busy"] else LrmNodeState.DRAINED
-        else:
-            state = LrmNodeState.BUSY if m["busy"] else LrmNodeState.IDLE
+        state = lrm_activity(bool(m["draining"]), m["busy"] > 0)
         nodes.append(
             LrmNode(
                 name, state, m["cores"], m["memory"], m["busy"], str(m["vo"]) if m["vo"] else None

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
-from elastic.model import Job, LrmNode, LrmNodeState
+from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError
@@ -167,11 +167,12 @@ def node_state(state: str, jobs: int) -> LrmNodeState:
     words = set(state.replace(" ", "").split(","))
     if words & {"down", "state-unknown", "unknown", "stale", "unresolvable"}:
         return LrmNodeState.DOWN
+    busy = bool(jobs or words & {"job-exclusive", "job-busy", "busy", "job-sharing"})
     if "offline" in words:
-        return LrmNodeState.DRAINING if jobs else LrmNodeState.DRAINED
-    if jobs or words & {"job-exclusive", "job-busy", "busy", "job-sharing"}:
-        return LrmNodeState.BUSY
-    return LrmNodeState.IDLE if "free" in words else LrmNodeState.UNKNOWN
+        return lrm_activity(True, jobs > 0)
+    if busy or "free" in words:
+        return lrm_activity(False, busy)
+    return LrmNodeState.UNKNOWN
 
 
 def node_from_attrs(name: str, attrs: Attrs) -> LrmNode:

@@ -25,7 +25,7 @@ from typing import Any
 import yaml
 
 from elastic.config import Site, VoConfig
-from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
+from elastic.model import Job, LrmNode, QueueSnapshot, lrm_activity
 from elastic.swf import read_swf
 from lrm_adapters.base import LRMError, LRMParseError
 
@@ -170,10 +170,7 @@ class ReplayAdapter:
     def _lrm_node(self, state: dict[str, Any], name: str) -> LrmNode:
         node = state["nodes"][name]
         running = sum(1 for r in state["running"].values() if r["node"] == name)
-        if node["draining"]:
-            lrm_state = LrmNodeState.DRAINING if running else LrmNodeState.DRAINED
-        else:
-            lrm_state = LrmNodeState.BUSY if running else LrmNodeState.IDLE
+        lrm_state = lrm_activity(bool(node["draining"]), running > 0)
         return LrmNode(name, lrm_state, node["cores"], node["memory_mb"], running, node["vo"])
 
     def _change(self, mutate: Callable[[dict[str, Any]], None]) -> None:

@@ -19,7 +19,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
-from elastic.model import Job, LrmNode, LrmNodeState
+from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError, merge_running
@@ -217,9 +217,7 @@ def node_state(host: QhostHost, queues: list[QueueInstance], running: int) -> Lr
     """One state per host from qhost and the host's queue instances."""
     if not host.reporting or any(_DOWN_LETTERS & set(q.state) for q in queues):
         return LrmNodeState.DOWN
-    if queues and all("d" in q.state for q in queues):
-        return LrmNodeState.DRAINING if running else LrmNodeState.DRAINED
-    return LrmNodeState.BUSY if running else LrmNodeState.IDLE
+    return lrm_activity(bool(queues) and all("d" in q.state for q in queues), running > 0)
 
 
 def merge_nodes(hosts: list[QhostHost], qstat: QstatResult) -> tuple[LrmNode, ...]:
@@ -248,8 +246,7 @@ def merge_nodes(hosts: list[QhostHost], qstat: QstatResult) -> tuple[LrmNode, ..
         if not jobs:
             nodes.append(LrmNode(name, LrmNodeState.UNKNOWN))
         else:
-            state = LrmNodeState.DRAINING if disabled else LrmNodeState.BUSY
-            nodes.append(LrmNode(name, state, running_jobs=jobs))
+            nodes.append(LrmNode(name, lrm_activity(disabled, True), running_jobs=jobs))
         listed.add(name)
     return merge_running(nodes, {h: n for h, n in running.items() if h not in listed})
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import hostlist
 
-from elastic.model import Job, LrmNode, LrmNodeState
+from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.sge_parse import task_count
 
@@ -165,8 +165,7 @@ def node_state(flags: list[str]) -> LrmNodeState:
         return LrmNodeState.DOWN
     base = NODE_STATES.get(flags[0] if flags else "UNKNOWN", LrmNodeState.UNKNOWN)
     if "DRAIN" in present or "DRAINING" in present or "DRAINED" in present:
-        busy = base is LrmNodeState.BUSY or "DRAINING" in present
-        return LrmNodeState.DRAINING if busy else LrmNodeState.DRAINED
+        return lrm_activity(True, base is LrmNodeState.BUSY or "DRAINING" in present)
     return base
 
 

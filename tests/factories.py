@@ -5,7 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from elastic.config import Site, parse_site
-from elastic.model import Host, Job, LrmNodeState, NodeState, ProviderKind, WorkerNode
+from elastic.model import (
+    BootRequest,
+    Host,
+    Job,
+    LrmNodeState,
+    NodeRecord,
+    NodeState,
+    ProviderKind,
+    WorkerNode,
+)
 
 BASE_SITE: dict[str, Any] = {
     "site": {"name": "t"},
@@ -54,12 +63,17 @@ BASE_SITE: dict[str, Any] = {
 REPLACED_KEYS = {"instance_types"}  # maps keyed by VO: merged, they would name absent VOs
 
 
-def make_site(**overrides: Any) -> Site:
-    """BASE_SITE with top-level sections replaced or deep-merged by ``overrides``."""
-    data = _merge(BASE_SITE, overrides)
+def site_yaml(**overrides: Any) -> str:
+    """BASE_SITE with top-level sections replaced or deep-merged by ``overrides``, as the
+    site.yaml text a CLI test passes with ``-c``."""
     import yaml
 
-    return parse_site(yaml.safe_dump(data), "site.yaml")
+    return yaml.safe_dump(_merge(BASE_SITE, overrides))
+
+
+def make_site(**overrides: Any) -> Site:
+    """BASE_SITE with top-level sections replaced or deep-merged by ``overrides``."""
+    return parse_site(site_yaml(**overrides), "site.yaml")
 
 
 def with_atlas(atlas: dict[str, Any] | None = None, **overrides: Any) -> Site:
@@ -118,3 +132,57 @@ def node(
 
 def host(name: str = "hv1", cores: int = 16, memory_mb: int = 64000) -> Host:
     return Host(name, cores, memory_mb, cores, memory_mb)
+
+
+def record(
+    node_id: str,
+    state: NodeState = NodeState.READY,
+    *,
+    vo: str = "atlas",
+    provider: ProviderKind = ProviderKind.EC2,
+    location: str = "r",
+    cores: int = 4,
+    memory_mb: int = 8000,
+    at: float = 0.0,
+    **kw: Any,
+) -> NodeRecord:
+    """A ledger row as elastic writes it when it asks for a node."""
+    return NodeRecord(
+        id=node_id,
+        vo=vo,
+        provider=provider,
+        location=location,
+        state=state,
+        cores=cores,
+        memory_mb=memory_mb,
+        created_at=at,
+        state_since=at,
+        **kw,
+    )
+
+
+def boot_request(
+    node_id: str,
+    provider: ProviderKind,
+    location: str,
+    image: str,
+    *,
+    cores: int = 4,
+    memory_mb: int = 8000,
+    disk_gb: int = 10,
+    user_data: str = "",
+) -> BootRequest:
+    """What the actuator hands a provider for one node of atlas on site ``t``."""
+    return BootRequest(
+        id=node_id,
+        hostname=node_id,
+        vo="atlas",
+        site="t",
+        provider=provider,
+        location=location,
+        cores=cores,
+        memory_mb=memory_mb,
+        disk_gb=disk_gb,
+        image=image,
+        user_data=user_data,
+    )

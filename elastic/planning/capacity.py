@@ -16,21 +16,12 @@ from elastic.config import Site, VoConfig
 from elastic.model import (
     CAPACITY_STATES,
     Host,
-    LrmNodeState,
     NodeState,
     ProviderKind,
     WorkerNode,
 )
 
 UPCOMING_STATES = frozenset({NodeState.REQUESTED, NodeState.BOOTING, NodeState.JOINING})
-
-
-def is_idle(node: WorkerNode) -> bool:
-    return (
-        node.state is NodeState.READY
-        and node.lrm_state is LrmNodeState.IDLE
-        and node.running_jobs == 0
-    )
 
 
 def idle_timeout_s(node: WorkerNode, site: Site) -> int:
@@ -57,7 +48,7 @@ class VoCapacity:
         return VoCapacity(
             alive=sum(1 for n in nodes if n.state in CAPACITY_STATES),
             upcoming=sum(1 for n in nodes if n.state in UPCOMING_STATES),
-            idle=sum(1 for n in nodes if is_idle(n)),
+            idle=sum(1 for n in nodes if n.idle),
         )
 
 

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 from elastic.config import VoConfig
 from elastic.model import Drain, ProviderKind, WorkerNode
-from elastic.planning.capacity import HostRoom, VoCapacity, is_idle
+from elastic.planning.capacity import HostRoom, VoCapacity
 from elastic.planning.state import PassState, View
 
 
@@ -30,7 +30,7 @@ def spare_idle_local(
     spare = VoCapacity.of(nodes).spare(nodes_needed, vo.min_nodes)
     if spare <= 0:
         return []
-    idle = [n for n in nodes if n.provider is ProviderKind.LIBVIRT and is_idle(n)]
+    idle = [n for n in nodes if n.provider is ProviderKind.LIBVIRT and n.idle]
     idle.sort(key=lambda n: (n.idle_since or 0.0, n.id))
     return idle[:spare]
 

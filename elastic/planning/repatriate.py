@@ -23,7 +23,7 @@ from collections import Counter
 
 from elastic.model import Drain, ProviderKind
 from elastic.planning import reasons
-from elastic.planning.capacity import VoCapacity, is_idle, take_worker
+from elastic.planning.capacity import VoCapacity, take_worker
 from elastic.planning.reclaim import spare_idle_local
 from elastic.planning.state import PassState, View
 
@@ -45,7 +45,7 @@ def repatriate(state: PassState, view: View) -> list[Drain]:
             continue  # the VO cannot run locally: its cloud workers have no substitute
         mine = [n for n in view.nodes(vo.name) if n.id not in state.taken]
         idle_cloud = sorted(
-            (n for n in mine if n.provider is ProviderKind.EC2 and is_idle(n)),
+            (n for n in mine if n.provider is ProviderKind.EC2 and n.idle),
             key=lambda n: (-n.hourly_cost, n.id),
         )
         needed = view.needed(vo.name)

@@ -131,7 +131,7 @@ def _boot(site: Site, node: str, placed: Placement) -> Boot:
     flavor = site.vo(placed.vo).flavor
     where = f"EC2 {placed.instance_type}" if placed.cloud else f"local host {placed.location}"
     return Boot(
-        node_id=node,
+        id=node,
         vo=placed.vo,
         provider=ProviderKind.EC2 if placed.cloud else ProviderKind.LIBVIRT,
         location=placed.location,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from elastic.config import Site, VoConfig
 from elastic.model import Destroy, Drain, LrmNodeState, NodeState, ProviderKind, WorkerNode
 from elastic.planning import reasons
-from elastic.planning.capacity import UPCOMING_STATES, VoCapacity, idle_timeout_s, is_idle
+from elastic.planning.capacity import UPCOMING_STATES, VoCapacity, idle_timeout_s
 from elastic.planning.state import PassState, View
 
 #: LRM states in which a node provably runs nothing and accepts nothing new.
@@ -97,7 +97,7 @@ def plan_drains(
     capacity = VoCapacity.of(nodes)
     limit = capacity.spare(nodes_needed, vo.min_nodes)
     by_min = capacity.alive - vo.min_nodes < capacity.upcoming + capacity.idle - nodes_needed
-    idle = [n for n in nodes if is_idle(n)]
+    idle = [n for n in nodes if n.idle]
     idle.sort(key=lambda n: (n.provider is not ProviderKind.EC2, n.idle_since or 0.0, n.id))
     drains: list[Drain] = []
     for node in idle:
@@ -145,7 +145,7 @@ def retire(state: PassState, view: View) -> list[Drain]:
         nodes = view.nodes(vo.name)
         if not view.scale_down:
             for node in nodes:
-                if is_idle(node) and node.id not in state.taken:
+                if node.idle and node.id not in state.taken:
                     state.keep(node, reasons.scale_down_held())
             continue
         kept = [n for n in nodes if n.id not in state.taken]

@@ -159,7 +159,7 @@ def boots_for(site: Site, placements: list[Placement], first_serial: int) -> lis
         where = f"EC2 {placed.instance_type}" if placed.cloud else f"local host {placed.location}"
         boots.append(
             Boot(
-                node_id=node_id(site, placed.vo, first_serial + offset),
+                id=node_id(site, placed.vo, first_serial + offset),
                 vo=placed.vo,
                 provider=ProviderKind.EC2 if placed.cloud else ProviderKind.LIBVIRT,
                 location=placed.location,

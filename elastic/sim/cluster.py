@@ -16,22 +16,17 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from elastic.model import ProviderKind
+from elastic.model import NodeSpec, ProviderKind
 from elastic.sim.workload import SimJob
 
 
 @dataclass
 class SimNode:
-    id: str
-    vo: str
-    provider: ProviderKind
-    location: str
-    cores: int
-    memory_mb: int
+    """A simulated worker: the NodeSpec its Boot asked for, and what has happened to it."""
+
+    spec: NodeSpec
     launched: float
     ready_at: float
-    hourly_cost: float
-    instance_type: str = ""
     draining: bool = False
     destroyed: float | None = None
     running: dict[int, tuple[int, float]] = field(default_factory=dict)  # job -> (cores, end)
@@ -42,8 +37,12 @@ class SimNode:
     interrupted: bool = False
 
     @property
+    def id(self) -> str:
+        return self.spec.id
+
+    @property
     def free_cores(self) -> int:
-        return self.cores - sum(c for c, _ in self.running.values())
+        return self.spec.cores - sum(c for c, _ in self.running.values())
 
     def ready(self, now: float) -> bool:
         return now >= self.ready_at
@@ -116,7 +115,9 @@ class Cluster:
         return min(ends) if ends else None
 
     def _usable(self, vo: str, now: float) -> list[SimNode]:
-        return [n for n in self.nodes.values() if n.vo == vo and n.ready(now) and not n.draining]
+        return [
+            n for n in self.nodes.values() if n.spec.vo == vo and n.ready(now) and not n.draining
+        ]
 
     def schedule(self, now: float) -> None:
         for vo, queue in self.waiting.items():
@@ -132,7 +133,9 @@ class Cluster:
                 node, shadow = reserved
                 fits = [n for n in fits if n is not node or now + job.runtime <= shadow]
             if fits:
-                target = min(fits, key=lambda n: (n.provider is ProviderKind.EC2, n.free_cores))
+                target = min(
+                    fits, key=lambda n: (n.spec.provider is ProviderKind.EC2, n.free_cores)
+                )
                 target.start(job, now)
                 record = self.records[job.id]
                 record.start, record.node = now, target.id
@@ -146,7 +149,7 @@ class Cluster:
     def _reservation(job: SimJob, nodes: list[SimNode]) -> tuple[SimNode, float] | None:
         best: tuple[SimNode, float] | None = None
         for node in nodes:
-            if node.cores < job.cores:
+            if node.spec.cores < job.cores:
                 continue
             free = node.free_cores
             for cores, end in sorted(node.running.values(), key=lambda r: r[1]):

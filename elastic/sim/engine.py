@@ -27,6 +27,8 @@ from elastic.model import (
     Plan,
     ProviderKind,
     WorkerNode,
+    lrm_activity,
+    spec_fields,
 )
 from elastic.planning.scale_down import plan_destroys
 from elastic.sim.cluster import Cluster, JobRecord, SimNode
@@ -62,30 +64,20 @@ class SimResult:
 def _worker(node: SimNode, now: float, boot_timeout_s: float) -> WorkerNode:
     if not node.ready(now):
         state, lrm = NodeState.BOOTING, LrmNodeState.ABSENT
-    elif node.draining:
-        state = NodeState.DRAINING
-        lrm = LrmNodeState.DRAINING if node.running else LrmNodeState.DRAINED
     else:
-        state = NodeState.READY
-        lrm = LrmNodeState.BUSY if node.running else LrmNodeState.IDLE
+        state = NodeState.DRAINING if node.draining else NodeState.READY
+        lrm = lrm_activity(node.draining, bool(node.running))
     return WorkerNode(
-        node.id,
-        node.vo,
-        node.provider,
-        node.location,
-        state,
-        lrm,
-        node.cores,
-        node.memory_mb,
-        node.launched,
-        node.ready_at,
-        len(node.running),
-        (node.idle_since if node.idle_since is not None else node.ready_at)
+        **spec_fields(node.spec),
+        state=state,
+        lrm_state=lrm,
+        created_at=node.launched,
+        state_since=node.ready_at,
+        running_jobs=len(node.running),
+        idle_since=(node.idle_since if node.idle_since is not None else node.ready_at)
         if lrm is LrmNodeState.IDLE
         else None,
-        node.launched + boot_timeout_s,
-        node.hourly_cost,
-        node.instance_type,
+        boot_deadline=node.launched + boot_timeout_s,
     )
 
 
@@ -118,9 +110,9 @@ class Simulation:
         ]
         used: dict[str, tuple[int, int]] = {}
         for node in self.cluster.nodes.values():
-            if node.provider is ProviderKind.LIBVIRT:
-                cores, memory = used.get(node.location, (0, 0))
-                used[node.location] = (cores + node.cores, memory + node.memory_mb)
+            if node.spec.provider is ProviderKind.LIBVIRT:
+                cores, memory = used.get(node.spec.location, (0, 0))
+                used[node.spec.location] = (cores + node.spec.cores, memory + node.spec.memory_mb)
         hosts = []
         for h in self.site.local.hosts:
             cores, memory = used.get(h.name, (0, 0))
@@ -142,17 +134,7 @@ class Simulation:
                 if action.provider is ProviderKind.EC2 and rate > 0:
                     interrupt_at = now + self.rng.expovariate(rate / 3600)
                 self.cluster.nodes[action.node_id] = SimNode(
-                    action.node_id,
-                    action.vo,
-                    action.provider,
-                    action.location,
-                    action.cores,
-                    action.memory_mb,
-                    now,
-                    now + delay,
-                    action.hourly_cost,
-                    action.instance_type,
-                    interrupt_at=interrupt_at,
+                    action.spec(), now, now + delay, interrupt_at=interrupt_at
                 )
             elif isinstance(action, Drain):
                 self.cluster.nodes[action.node_id].draining = True
@@ -233,10 +215,12 @@ class Simulation:
         return (
             not any(self.cluster.waiting.values())
             and not any(n.running for n in nodes)
-            and all(n.provider is ProviderKind.LIBVIRT for n in nodes)
+            and all(n.spec.provider is ProviderKind.LIBVIRT for n in nodes)
         )
 
     def _sample(self, now: float) -> tuple[float, int, int, int]:
-        local = sum(1 for n in self.cluster.nodes.values() if n.provider is ProviderKind.LIBVIRT)
+        local = sum(
+            1 for n in self.cluster.nodes.values() if n.spec.provider is ProviderKind.LIBVIRT
+        )
         cloud = len(self.cluster.nodes) - local
         return now, len(self.cluster.pending(now)), local, cloud

@@ -84,16 +84,16 @@ def compute(
         life = gone - node.launched
         short += life < CHURN_S
         idle = max(0.0, life - node.busy_seconds)
-        if node.provider is ProviderKind.EC2:
+        if node.spec.provider is ProviderKind.EC2:
             seconds = _billed(life, config)
             boot = min(node.ready_at, gone) - node.launched
             billed += seconds
-            cost += seconds / 3600 * node.hourly_cost
+            cost += seconds / 3600 * node.spec.hourly_cost
             boot_cloud += boot
             idle_cloud += max(0.0, seconds - boot - node.busy_seconds)
         else:
             idle_local += idle
-            local_core_s[node.vo] += node.busy_seconds * node.cores
+            local_core_s[node.spec.vo] += node.busy_seconds * node.spec.cores
     total_local = sum(local_core_s.values()) or 1.0
     return Metrics(
         policy=result.policy,

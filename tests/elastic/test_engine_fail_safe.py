@@ -11,8 +11,9 @@ import time
 from pathlib import Path
 
 from elastic.deadline import TimedOut, run_all
-from elastic.model import Host, NodeRecord, NodeState, ProviderKind, QueueSnapshot
+from elastic.model import Host, NodeState, ProviderKind, QueueSnapshot
 from tests.elastic.test_engine import ATLAS_JOBS, build_world, states
+from tests.factories import boot_request, record
 
 
 def test_a_boot_cut_short_after_the_provider_call_continues_next_pass(tmp_path: Path):
@@ -20,37 +21,17 @@ def test_a_boot_cut_short_after_the_provider_call_continues_next_pass(tmp_path: 
     cloud = providers[ProviderKind.EC2]
     # what a kill at boot:provider leaves: REQUESTED row, open intent, VM already made
     ledger.add(
-        NodeRecord(
+        record(
             "t-atlas-00077",
-            "atlas",
-            ProviderKind.EC2,
-            "eu-west-1",
             NodeState.REQUESTED,
-            4,
-            8000,
-            clock.now,
-            clock.now,
+            location="eu-west-1",
+            at=clock.now,
             boot_deadline=clock.now + 900,
         ),
         "requested",
     )
     intent = ledger.open_intent("t-atlas-00077", "boot", clock.now)
-    from elastic.model import BootRequest
-
-    cloud.boot(
-        BootRequest(
-            "t-atlas-00077",
-            "t-atlas-00077",
-            "atlas",
-            "t",
-            ProviderKind.EC2,
-            "eu-west-1",
-            4,
-            8000,
-            10,
-            "ami-atlas",
-        )
-    )
+    cloud.boot(boot_request("t-atlas-00077", ProviderKind.EC2, "eu-west-1", "ami-atlas"))
     clock.now += 60
     result = engine.run_pass()
     assert [r.step.step for r in result.recovered] == ["resume-boot"]

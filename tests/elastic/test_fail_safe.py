@@ -27,7 +27,7 @@ from elastic.planning.scale_down import destroy_reason
 from elastic.plausibility import check_reading
 from elastic.reconcile import reconcile
 from elastic.recovery import plan_recovery
-from tests.factories import host, jobs, make_site, node
+from tests.factories import host, jobs, make_site, node, record
 
 EC2, LOCAL = ProviderKind.EC2, ProviderKind.LIBVIRT
 NOW = 10_000.0
@@ -41,7 +41,7 @@ def observe(job_list=(), nodes=(), hosts=ONE_HOST, **kw) -> Observation:
 
 
 def rec(node_id: str, state: NodeState, **kw) -> NodeRecord:
-    return NodeRecord(node_id, "atlas", EC2, "r", state, 4, 8000, 0.0, 0.0, **kw)
+    return record(node_id, state, **kw)
 
 
 def vm(node_id: str, **kw) -> VMRef:

@@ -18,6 +18,7 @@ from elastic.config import load_site
 from elastic.ledger import Ledger
 from elastic.model import BootBackoff, NodeRecord, NodeState, ProviderKind
 from elastic.wiring import build_engine
+from tests import factories
 from tests.integration.conftest import require, service_env
 
 # The columns an older elastic's ``nodes`` table had: before dark_since and last_running.
@@ -37,7 +38,7 @@ INSERT INTO nodes VALUES ('old-1', 'atlas', 'ec2', 'eu-west-1', 'i-0ld', 'c5.lar
 
 
 def record(node_id: str, state: NodeState = NodeState.REQUESTED) -> NodeRecord:
-    return NodeRecord(node_id, "atlas", ProviderKind.EC2, "eu-west-1", state, 4, 8000, 1.0, 1.0)
+    return factories.record(node_id, state, location="eu-west-1", at=1.0)
 
 
 def raw_engine(where: str) -> Engine:

@@ -267,8 +267,7 @@ def test_every_want_is_met_or_carries_one_reason_and_the_numbers_add_up(
         assert all(s.count > 0 and s.reason.text for s in d.short)
         assert len({(s.reason, s.also) for s in d.short}) == len(d.short)  # one line each
         assert d.covered <= d.nodes_needed
-        idle = {n.id for n in nodes if n.vo == d.vo and n.state is NodeState.READY
-                and n.lrm_state is LrmNodeState.IDLE and n.running_jobs == 0}
+        idle = {n.id for n in nodes if n.vo == d.vo and n.idle}
         retired = {a.node_id for a in p.actions if a.vo == d.vo and a.kind != "boot"}
         kept = [k.node_id for k in d.kept]
         assert len(kept) == len(set(kept))

@@ -13,12 +13,13 @@ from elastic.model import (
     VMRef,
 )
 from elastic.reconcile import reconcile
+from tests.factories import record
 
 EC2 = ProviderKind.EC2
 
 
 def rec(node_id: str, state: NodeState, **kw) -> NodeRecord:
-    return NodeRecord(node_id, "atlas", EC2, "r", state, 4, 8000, 0.0, 0.0, **kw)
+    return record(node_id, state, **kw)
 
 
 def vm(node_id: str) -> VMRef:
@@ -114,7 +115,7 @@ def test_vms_on_an_unreachable_host_are_not_declared_vanished():
     from elastic.model import Host
 
     local = ProviderKind.LIBVIRT
-    record = NodeRecord("a", "atlas", local, "hv1", NodeState.READY, 4, 8000, 0.0, 0.0)
+    row = record("a", provider=local, location="hv1")
     down = Inventory(local, hosts=(Host("hv1", 8, 8000, 0, 0, reachable=False),))
-    r = reconcile([record], snap(LrmNode("a", LrmNodeState.BUSY)), {local: down}, 9.0)
+    r = reconcile([row], snap(LrmNode("a", LrmNodeState.BUSY)), {local: down}, 9.0)
     assert all("state" not in c.fields for c in r.corrections)

@@ -12,15 +12,15 @@ import pytest
 from elastic.cli import EXIT_CONFIG, EXIT_OK, main
 from elastic.cli import nodes as nodes_cli
 from elastic.ledger import Ledger
-from elastic.model import NodeRecord, NodeState, ProviderKind
+from elastic.model import NodeState
+from tests.factories import record
 
 NOW = time.time()
 
 
 def add_node(ledger: Ledger, node_id: str, vo: str, at: float) -> None:
-    state = NodeState.REQUESTED
-    record = NodeRecord(node_id, vo, ProviderKind.EC2, "us-east-1", state, 4, 8192, at, at)
-    ledger.add(record, f"requested for {vo}")
+    row = record(node_id, NodeState.REQUESTED, vo=vo, location="us-east-1", at=at)
+    ledger.add(row, f"requested for {vo}")
 
 
 @pytest.fixture

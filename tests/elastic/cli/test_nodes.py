@@ -9,8 +9,9 @@ from sqlalchemy import create_engine, select
 from elastic.cli import EXIT_NO_NODE, EXIT_OK, main
 from elastic.config import load_site
 from elastic.ledger import Ledger, intents_table
-from elastic.model import NodeRecord, NodeState, ProviderKind
+from elastic.model import NodeState, ProviderKind
 from elastic.wiring import build_lrm
+from tests.factories import record
 
 BOOT_ERROR = "ProviderError: hv1: no volume atlas-base.qcow2 in pool default"
 DARK = "dark: the LRM shows it absent for 620 s (dark_timeout_s=600)"
@@ -18,8 +19,8 @@ RETIRED = "failed and empty (LRM state absent)"
 
 
 def add_node(ledger: Ledger, node_id: str, state: NodeState, at: float = 100.0) -> None:
-    record = NodeRecord(node_id, "atlas", ProviderKind.LIBVIRT, "hv1", state, 4, 8192, at, at)
-    ledger.add(record, "requested: pending jobs of atlas need nodes")
+    row = record(node_id, state, provider=ProviderKind.LIBVIRT, location="hv1", at=at)
+    ledger.add(row, "requested: pending jobs of atlas need nodes")
 
 
 def test_drain_of_an_unknown_node(site_file, capsys):

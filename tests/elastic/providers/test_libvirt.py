@@ -11,11 +11,11 @@ import libvirt
 import pytest
 
 from elastic.contextualize import render_user_data
-from elastic.model import BootRequest, ProviderKind, VMRef
+from elastic.model import ProviderKind, VMRef
 from elastic.providers.base import ProviderError
 from elastic.providers.libvirt import LibvirtProvider, domain_tag
 from elastic.seed_iso import build_seed_iso, read_seed_iso
-from tests.factories import make_site
+from tests.factories import boot_request, make_site
 
 pytestmark = pytest.mark.libvirt
 REPO = Path(__file__).resolve().parents[3]
@@ -58,8 +58,8 @@ def request(
     provider: LibvirtProvider, node_id: str = "t-atlas-00001", image: str = "atlas-base.qcow2"
 ):
     user_data = render_user_data(provider.site, "atlas", node_id, node_id)
-    return BootRequest(
-        node_id, node_id, "atlas", "t", ProviderKind.LIBVIRT, "hv1", 4, 8000, 20, image, user_data
+    return boot_request(
+        node_id, ProviderKind.LIBVIRT, "hv1", image, disk_gb=20, user_data=user_data
     )
 
 
@@ -142,18 +142,15 @@ def test_hosts_sharing_test_default_are_kept_apart(tmp_path):
         "<target><format type='qcow2'/></target></volume>",
         0,
     )
-    boot = BootRequest(
+    boot = boot_request(
         "t-atlas-00009",
-        "t-atlas-00009",
-        "atlas",
-        "t",
         ProviderKind.LIBVIRT,
         "a",
-        2,
-        1000,
-        1,
         "base.qcow2",
-        "#cloud-config\n{}\n",
+        cores=2,
+        memory_mb=1000,
+        disk_gb=1,
+        user_data="#cloud-config\n{}\n",
     )
     hosts_config = {
         h.name: h.model_copy(update={"pool": "default-pool"}) for h in provider.hosts.values()

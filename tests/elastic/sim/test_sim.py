@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from elastic.config import load_site
-from elastic.model import ProviderKind
+from elastic.model import NodeSpec, ProviderKind
 from elastic.sim.baselines import POLICIES
 from elastic.sim.bounds import fluid_bound_cost, overflow_bound_cost
 from elastic.sim.cluster import Cluster, JobRecord, SimNode
@@ -26,7 +26,19 @@ def site():
 
 
 def node(cores: int = 8) -> SimNode:
-    return SimNode("n", "atlas", ProviderKind.LIBVIRT, "h", cores, 16000, 0.0, 0.0, 0.0)
+    return SimNode(
+        NodeSpec(
+            id="n",
+            vo="atlas",
+            provider=ProviderKind.LIBVIRT,
+            location="h",
+            cores=cores,
+            memory_mb=16000,
+            hourly_cost=0.0,
+        ),
+        0.0,
+        0.0,
+    )
 
 
 def test_easy_backfill_lets_short_jobs_pass_without_delaying_the_head():
@@ -101,9 +113,33 @@ def test_fluid_bound_is_the_excess_over_local_cores_in_whole_workers(site):
 
 def test_cloud_time_splits_into_boot_busy_and_idle(site):
     job = SimJob(0, "atlas", 4, 1, 0.0, 300.0)
-    vm = SimNode("v", "atlas", ProviderKind.EC2, "us-east-1", 8, 16000, 0.0, 100.0, 0.36)
+    vm = SimNode(
+        NodeSpec(
+            id="v",
+            vo="atlas",
+            provider=ProviderKind.EC2,
+            location="us-east-1",
+            cores=8,
+            memory_mb=16000,
+            hourly_cost=0.36,
+        ),
+        0.0,
+        100.0,
+    )
     vm.busy_seconds, vm.destroyed = 300.0, 500.0
-    local = SimNode("l", "atlas", ProviderKind.LIBVIRT, "sim0000", 8, 16000, 0.0, 60.0, 0.0)
+    local = SimNode(
+        NodeSpec(
+            id="l",
+            vo="atlas",
+            provider=ProviderKind.LIBVIRT,
+            location="sim0000",
+            cores=8,
+            memory_mb=16000,
+            hourly_cost=0.0,
+        ),
+        0.0,
+        60.0,
+    )
     local.destroyed = 30.0  # destroyed while booting: short-lived, nothing billed
     record = JobRecord(job, 100.0, 400.0, "v")
     result = SimResult("elastic", [record], [vm, local], 500.0, [])
@@ -132,7 +168,7 @@ def test_walltimes_let_the_real_planner_wait_for_a_worker_about_to_free(site):
         policy = POLICIES["elastic"](one_worker)[0]
         result = Simulation(one_worker, [first, second], policy, SimConfig()).run("elastic")
         assert result.unfinished == 0
-        return sum(1 for n in result.nodes if n.provider is ProviderKind.EC2)
+        return sum(1 for n in result.nodes if n.spec.provider is ProviderKind.EC2)
 
     # the second job has waited cloud_burst_after_s while the first one's walltime ends
     # within cloud_boot_s: with walltimes it waits for the local worker, without it bursts
@@ -150,7 +186,7 @@ def test_spot_interruptions_requeue_jobs_and_the_planner_replaces_the_capacity(s
     assert compute(calm, scaled, SimConfig()).interrupted_vms == 0
     assert m.interrupted_vms > 0 and m.requeued_jobs > 0
     assert stormy.unfinished == 0  # every requeued job ran again to its end
-    assert all(n.provider is ProviderKind.EC2 for n in stormy.nodes if n.interrupted)
+    assert all(n.spec.provider is ProviderKind.EC2 for n in stormy.nodes if n.interrupted)
     assert m.boots > compute(calm, scaled, SimConfig()).boots  # lost VMs were replaced
     restarted = [r for r in stormy.jobs if r.restarts]
     assert all(r.end is not None and r.start is not None for r in restarted)
@@ -220,7 +256,19 @@ def test_a_run_that_leaves_jobs_unfinished_meets_no_target(site):
 
 def test_local_share_is_shown_against_the_configured_shares_of_the_vos_that_ran(site):
     nodes = [
-        SimNode(vo, vo, ProviderKind.LIBVIRT, "sim0000", 8, 16000, 0.0, 0.0, 0.0)
+        SimNode(
+            NodeSpec(
+                id=vo,
+                vo=vo,
+                provider=ProviderKind.LIBVIRT,
+                location="sim0000",
+                cores=8,
+                memory_mb=16000,
+                hourly_cost=0.0,
+            ),
+            0.0,
+            0.0,
+        )
         for vo in ("atlas", "lhcb")
     ]
     for n, busy in zip(nodes, (600.0, 200.0), strict=True):

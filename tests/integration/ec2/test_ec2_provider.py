@@ -36,17 +36,17 @@ def boot_request(
     node_id: str = "t-atlas-00001", types=("c5.xlarge", "m5.xlarge"), site: str = "t"
 ) -> BootRequest:
     return BootRequest(
-        node_id,
-        node_id,
-        "atlas",
-        site,
-        ProviderKind.EC2,
-        "us-east-1",
-        4,
-        8000,
-        20,
-        AMI,
-        "#cloud-config\nhostname: x\n",
+        id=node_id,
+        hostname=node_id,
+        vo="atlas",
+        site=site,
+        provider=ProviderKind.EC2,
+        location="us-east-1",
+        cores=4,
+        memory_mb=8000,
+        disk_gb=20,
+        image=AMI,
+        user_data="#cloud-config\nhostname: x\n",
         instance_types=tuple(types),
     )
 

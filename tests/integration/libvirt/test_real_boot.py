@@ -16,9 +16,9 @@ import libvirt
 import pytest
 
 from elastic.contextualize import render_user_data
-from elastic.model import BootRequest, ProviderKind, VMRef
+from elastic.model import ProviderKind, VMRef
 from elastic.providers.libvirt import LibvirtProvider, console_log_path
-from tests.factories import make_site
+from tests.factories import boot_request, make_site
 from tests.integration.conftest import require, service_env
 
 pytestmark = [pytest.mark.qemu, pytest.mark.libvirt, pytest.mark.slow]
@@ -61,18 +61,16 @@ def provider():
 
 def test_the_vm_receives_exactly_the_rendered_user_data(provider):
     user_data = render_user_data(provider.site, "atlas", NODE, NODE)
-    request = BootRequest(
+    image = provider.site.vos[0].image.libvirt
+    request = boot_request(
         NODE,
-        NODE,
-        "atlas",
-        "t",
         ProviderKind.LIBVIRT,
         "real",
-        1,
-        256,
-        1,
-        provider.site.vos[0].image.libvirt,
-        user_data,
+        image,
+        cores=1,
+        memory_mb=256,
+        disk_gb=1,
+        user_data=user_data,
     )
     vm = provider.boot(request)
     log = Path(console_log_path(NODE))

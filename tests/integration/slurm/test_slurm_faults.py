@@ -10,11 +10,11 @@ import pytest
 
 from elastic.engine import Engine
 from elastic.ledger import Ledger
-from elastic.model import NodeRecord, NodeState, ProviderKind, VMRef
+from elastic.model import NodeState, ProviderKind, VMRef
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
 from lrm_adapters.slurm import SlurmAdapter
-from tests.factories import make_site
+from tests.factories import make_site, record
 from tests.fakes import FakeProvider, plain_user_data
 from tests.integration.slurm.conftest import VOS
 
@@ -59,16 +59,13 @@ def engine_for(tmp_path: Path, slurm_env: dict[str, str], name: str):
     clock = Clock()
     ledger = Ledger.open(site.state_path())
     ledger.add(
-        NodeRecord(
+        record(
             name,
-            "atlas",
-            ProviderKind.LIBVIRT,
-            "hv1",
-            NodeState.READY,
-            2,
-            1000,
-            clock.now,
-            clock.now,
+            provider=ProviderKind.LIBVIRT,
+            location="hv1",
+            cores=2,
+            memory_mb=1000,
+            at=clock.now,
         ),
         "a worker the LRM saw up",
     )
