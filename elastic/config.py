@@ -9,8 +9,10 @@ limit must not silently leave the limit unset.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from ruamel.yaml import YAML
@@ -62,19 +64,121 @@ class SiteInfo(_Strict):
         return state
 
 
-class LrmConfig(_Strict):
+class ProbeOptions(_Strict):
+    """What the DRMAA probe job (``vos[].probe``) needs; every real LRM takes these.
+
+    The upper-case keys are passed as they are to the probe's child process, whose
+    libdrmaa reads them at start (``LD_PRELOAD`` cannot be set later)."""
+
+    DRMAA_LIBRARY_PATH: str | None = None
+    LD_PRELOAD: str | None = None
+    probe_timeout_s: Annotated[float, Field(gt=0)] = 300.0
+
+    def probe_env(self) -> dict[str, str]:
+        """The probe's environment: the DRMAA keys given, plus the LRM's own."""
+        given = {"DRMAA_LIBRARY_PATH": self.DRMAA_LIBRARY_PATH, "LD_PRELOAD": self.LD_PRELOAD}
+        return {k: v for k, v in given.items() if v is not None} | self.lrm_env()
+
+    def lrm_env(self) -> dict[str, str]:
+        """Environment every command of this LRM runs with."""
+        return {}
+
+
+class SgeOptions(ProbeOptions):
+    sge_root: str = "/var/lib/gridengine"
+    sge_cell: str = "default"
+    queue: str = "all.q"  # the cluster queue whose host list cloud workers join
+
+    @model_validator(mode="before")
+    @classmethod
+    def _environment_spelling(cls, data: Any) -> Any:
+        """``SGE_ROOT``/``SGE_CELL`` (the environment's spelling, as sites copy it from
+        their settings.sh) are ``sge_root``/``sge_cell``; given both ways, they must agree."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for upper, lower in (("SGE_ROOT", "sge_root"), ("SGE_CELL", "sge_cell")):
+            if upper not in data:
+                continue
+            value = data.pop(upper)
+            if lower in data and data[lower] != value:
+                raise ValueError(f"{upper} ({value!r}) and {lower} ({data[lower]!r}) differ")
+            data[lower] = value
+        return data
+
+    def lrm_env(self) -> dict[str, str]:
+        return {"SGE_ROOT": self.sge_root, "SGE_CELL": self.sge_cell}
+
+
+class SlurmOptions(ProbeOptions):
+    slurm_conf: str | None = None  # SLURM_CONF for every command; None: Slurm's default
+    # dynamic: elastic registers nodes (scontrol create); power_save: Slurm's own
+    # ResumeProgram/SuspendProgram call elastic for State=CLOUD nodes (docs/slurm.md)
+    join: Literal["dynamic", "power_save"] = "dynamic"
+
+    def lrm_env(self) -> dict[str, str]:
+        return {"SLURM_CONF": self.slurm_conf} if self.slurm_conf is not None else {}
+
+
+class PbsOptions(ProbeOptions):
+    flavor: Literal["torque", "openpbs"] = "torque"  # openpbs: also PBS Pro
+
+
+class HTCondorOptions(ProbeOptions):
+    collector: str | None = None  # host[:port]; None: the local configuration's
+
+
+class ReplayOptions(_Strict):
+    speedup: Annotated[float, Field(gt=0)] = 1.0  # workload seconds per wall-clock second
+
+
+class _LrmBase(_Strict):
     """Which resource manager to observe and how to reach it."""
 
-    kind: Literal["sge", "htcondor", "pbs", "slurm", "replay"]
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
-    workload: str | None = None  # replay: SWF or YAML job list
-    options: dict[str, str] = Field(default_factory=dict)
 
-    @model_validator(mode="after")
-    def _replay_needs_workload(self) -> LrmConfig:
-        if self.kind == "replay" and not self.workload:
-            raise ValueError("lrm.kind replay needs lrm.workload (an SWF or YAML job list)")
-        return self
+
+class SgeLrm(_LrmBase):
+    kind: Literal["sge"]
+    options: SgeOptions = Field(default_factory=SgeOptions)
+
+
+class SlurmLrm(_LrmBase):
+    kind: Literal["slurm"]
+    options: SlurmOptions = Field(default_factory=SlurmOptions)
+
+
+class PbsLrm(_LrmBase):
+    kind: Literal["pbs"]
+    options: PbsOptions = Field(default_factory=PbsOptions)
+
+
+class HTCondorLrm(_LrmBase):
+    kind: Literal["htcondor"]
+    options: HTCondorOptions = Field(default_factory=HTCondorOptions)
+
+
+class ReplayLrm(_LrmBase):
+    kind: Literal["replay"]
+    workload: str  # an SWF trace or a YAML job list, relative to the site file
+    options: ReplayOptions = Field(default_factory=ReplayOptions)
+
+
+#: ``lrm``: one model per kind, so each LRM's options are its own (typed, defaulted,
+#: unknown keys refused) and ``lrm.options.join: dynamc`` is a validate error, not a
+#: traceback at the first pass.
+LrmConfig = Annotated[
+    SgeLrm | SlurmLrm | PbsLrm | HTCondorLrm | ReplayLrm, Field(discriminator="kind")
+]
+OPTIONS_OF: dict[str, type[_Strict]] = {
+    "sge": SgeOptions,
+    "slurm": SlurmOptions,
+    "pbs": PbsOptions,
+    "htcondor": HTCondorOptions,
+    "replay": ReplayOptions,
+}
+LRM_KINDS = tuple(OPTIONS_OF)
+OptionsT = TypeVar("OptionsT", bound=_Strict)
 
 
 class MatchRule(_Strict):
@@ -302,6 +406,17 @@ class Site(_Strict):
                 return vo
         raise KeyError(name)
 
+    def lrm_options(self, wanted: type[OptionsT]) -> OptionsT:
+        """The LRM's options as the model a caller needs (``SlurmOptions`` for
+        slurm-resume); a site of another LRM is the user's mistake, a ConfigError."""
+        options = self.lrm.options
+        if not isinstance(options, wanted):
+            kinds = ", ".join(k for k, model in OPTIONS_OF.items() if issubclass(model, wanted))
+            where = Path(self.source).name or "site.yaml"
+            problem = f"{where}: lrm.kind is {self.lrm.kind}; this needs {kinds}"
+            raise ConfigError(Path(self.source), [problem])
+        return options
+
     def host(self, name: str) -> HostConfig | None:
         for host in self.local.hosts:
             if host.name == name:
@@ -388,11 +503,55 @@ def _describe(error: dict[str, Any]) -> str:
         return f"must match {ctx.get('pattern')}"
     if kind == "value_error":
         return str(ctx.get("error", error["msg"]))
+    if kind == "literal_error":
+        return "must be one of " + ", ".join(re.findall(r"'([^']*)'", str(ctx.get("expected"))))
+    if kind == "union_tag_invalid":
+        return "must be one of " + ", ".join(
+            re.findall(r"'([^']*)'", str(ctx.get("expected_tags")))
+        )
+    if kind == "union_tag_not_found":
+        return "required key is missing"
+    if kind in {"float_parsing", "float_type", "int_parsing", "int_type"}:
+        return "must be a number" if kind.startswith("float") else "must be a whole number"
     return str(error["msg"])
+
+
+def _problem_loc(error: dict[str, Any]) -> tuple[int | str, ...]:
+    """Where in the file a problem is: ``lrm``'s errors carry the kind that chose its
+    model (``lrm.sge.options``), which is no key of the file; a kind that chose none is
+    a problem of ``lrm.kind``."""
+    loc = tuple(error["loc"])
+    if loc[:1] == ("lrm",) and len(loc) > 1 and loc[1] in LRM_KINDS:
+        loc = loc[:1] + loc[2:]
+    if error["type"] in {"union_tag_invalid", "union_tag_not_found"}:
+        loc = (*loc, "kind")
+    return loc
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Where each key of a site file is: the checks that run on a valid Site
+    (``elastic.checks``) point at a line as the schema errors do."""
+
+    name: str  # the file's name, as problems print it
+    document: Any  # ruamel's round-trip tree, which knows each key's line
+
+    def line(self, *loc: int | str) -> int:
+        """The line of the deepest key of ``loc`` the file has (1 if none)."""
+        return _line_of(self.document, loc) or 1
+
+    def at(self, *loc: int | str) -> str:
+        """``file:line: key.path``, the head of a problem line."""
+        return f"{self.name}:{self.line(*loc)}: {_key_path(loc)}"
 
 
 def parse_site(text: str, source: str = "site.yaml") -> Site:
     """Validate YAML text; raises ConfigError listing every problem with its line."""
+    return parse_site_positions(text, source)[0]
+
+
+def parse_site_positions(text: str, source: str = "site.yaml") -> tuple[Site, Positions]:
+    """``parse_site``, and where each key is, for the checks of ``elastic validate``."""
     name = Path(source).name if source else "site.yaml"
     try:
         document = YAML(typ="rt").load(text)
@@ -407,11 +566,11 @@ def parse_site(text: str, source: str = "site.yaml") -> Site:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
+            loc = _problem_loc(dict(error))
             line = _line_of(document, loc) or 1
             problems.append(f"{name}:{line}: {_key_path(loc)}: {_describe(dict(error))}")
         raise ConfigError(Path(source), problems) from exc
-    return site.model_copy(update={"source": str(source)})
+    return site.model_copy(update={"source": str(source)}), Positions(name, document)
 
 
 def _plain(node: Any) -> Any:
@@ -424,12 +583,16 @@ def _plain(node: Any) -> Any:
 
 
 def load_site(path: Path | str) -> Site:
+    return load_site_positions(path)[0]
+
+
+def load_site_positions(path: Path | str) -> tuple[Site, Positions]:
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(path, [f"{path}: cannot read: {exc.strerror}"]) from exc
-    return parse_site(text, str(path))
+    return parse_site_positions(text, str(path))
 
 
 def find_site_file(explicit: str | None) -> Path:

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 
 from elastic.actuation import ActionResult
-from elastic.config import Site, load_site
+from elastic.config import Site, SlurmOptions, load_site
 from elastic.deadline import call_with_deadline
 from elastic.engine import Engine, site_lock
 from elastic.model import Destroy, Host, Observation, ProviderKind, WorkerNode
@@ -39,8 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def slurm_runner(site: Site) -> CommandRunner:
-    options = site.lrm.options
-    env = {"SLURM_CONF": options["slurm_conf"]} if "slurm_conf" in options else {}
+    env = site.lrm_options(SlurmOptions).lrm_env()
     return CommandRunner(timeout_s=site.lrm.timeout_s, env=env)
 
 

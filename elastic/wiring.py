@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import cast
 
 from elastic.actuation import UserDataRenderer
-from elastic.config import Site
+from elastic.config import ProbeOptions, Site
 from elastic.engine import Engine
 from elastic.ledger import Ledger
 from elastic.model import ProviderKind
@@ -59,12 +59,11 @@ def user_data_renderer() -> UserDataRenderer:
 
 def drmaa_probe(site: Site) -> Callable[[str], bool]:
     """Runs ``python -m lrm_adapters.drmaa_jobs probe HOST`` in a child process, because
-    libdrmaa may need LD_PRELOAD at process start (lrm.options carry DRMAA_* and SGE_*)."""
-    options = site.lrm.options
-    env = {k: v for k, v in options.items() if k.isupper()}
-    env.setdefault("SGE_ROOT", options.get("sge_root", "/var/lib/gridengine"))
-    env.setdefault("SGE_CELL", options.get("sge_cell", "default"))
-    timeout = float(options.get("probe_timeout_s", "300"))
+    libdrmaa may need LD_PRELOAD at process start (``ProbeOptions``: DRMAA_LIBRARY_PATH,
+    LD_PRELOAD, and the LRM's own environment, e.g. SGE_ROOT/SGE_CELL)."""
+    options = site.lrm_options(ProbeOptions)
+    env = options.probe_env()
+    timeout = options.probe_timeout_s
     runner = CommandRunner(timeout_s=timeout + 30, env=env)
 
     def probe(hostname: str) -> bool:

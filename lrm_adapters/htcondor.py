@@ -28,7 +28,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from elastic.config import Site
+from elastic.config import HTCondorOptions, Site
 from elastic.model import Job, LrmNode, QueueSnapshot, lrm_activity
 from lrm_adapters.base import LRMError, LRMParseError
 
@@ -231,4 +231,4 @@ class HTCondorAdapter:
 
 
 def from_site(site: Site) -> HTCondorAdapter:
-    return HTCondorAdapter(BindingsQuery(site.lrm.options.get("collector")))
+    return HTCondorAdapter(BindingsQuery(site.lrm_options(HTCondorOptions).collector))

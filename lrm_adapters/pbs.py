@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from elastic.config import Site
+from elastic.config import PbsOptions, Site
 from elastic.model import QueueSnapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name, merge_running
@@ -88,4 +88,4 @@ class PbsAdapter:
 
 def from_site(site: Site) -> PbsAdapter:
     runner = CommandRunner(timeout_s=site.lrm.timeout_s)
-    return PbsAdapter(runner, flavor=site.lrm.options.get("flavor", "torque"))
+    return PbsAdapter(runner, flavor=site.lrm_options(PbsOptions).flavor)

@@ -20,11 +20,11 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import yaml
 
-from elastic.config import Site, VoConfig
+from elastic.config import ReplayLrm, ReplayOptions, Site, VoConfig
 from elastic.model import Job, LrmNode, QueueSnapshot, lrm_activity
 from elastic.swf import read_swf
 from lrm_adapters.base import LRMError, LRMParseError
@@ -215,9 +215,7 @@ class ReplayAdapter:
 def from_site(site: Site, *, route: Callable[[Job], str | None]) -> ReplayAdapter:
     """The site's replay LRM; ``route`` says whose nodes a job runs on (the wiring gives
     the site's VO match rules)."""
-    if site.lrm.workload is None:
-        raise LRMError("lrm.kind replay needs lrm.workload")
-    speedup = float(site.lrm.options.get("speedup", "1"))
+    speedup = site.lrm_options(ReplayOptions).speedup  # a ConfigError unless kind is replay
     state_file = site.state_side_file(".replay.json")
-    workload = site.resolve(site.lrm.workload)
+    workload = site.resolve(cast(ReplayLrm, site.lrm).workload)
     return ReplayAdapter(workload, state_file, site.vos, route=route, speedup=speedup)

@@ -26,7 +26,7 @@ from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
-from elastic.config import Site, VoConfig
+from elastic.config import SgeOptions, Site, VoConfig
 from elastic.model import Job, QueueSnapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name
@@ -179,10 +179,6 @@ class SgeAdapter:
 
 
 def from_site(site: Site) -> SgeAdapter:
-    options = site.lrm.options
-    env = {
-        "SGE_ROOT": options.get("sge_root", "/var/lib/gridengine"),
-        "SGE_CELL": options.get("sge_cell", "default"),
-    }
-    runner = CommandRunner(timeout_s=site.lrm.timeout_s, env=env)
-    return SgeAdapter(runner, site.vos, queue=options.get("queue", "all.q"))
+    options = site.lrm_options(SgeOptions)
+    runner = CommandRunner(timeout_s=site.lrm.timeout_s, env=options.lrm_env())
+    return SgeAdapter(runner, site.vos, queue=options.queue)

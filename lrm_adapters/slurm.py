@@ -27,7 +27,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import replace
 
-from elastic.config import Site, VoConfig
+from elastic.config import Site, SlurmOptions, VoConfig
 from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name, merge_running
@@ -127,7 +127,6 @@ class SlurmAdapter:
 
 
 def from_site(site: Site) -> SlurmAdapter:
-    options = site.lrm.options
-    env = {"SLURM_CONF": options["slurm_conf"]} if "slurm_conf" in options else {}
-    runner = CommandRunner(timeout_s=site.lrm.timeout_s, env=env)
-    return SlurmAdapter(runner, site.vos, join=options.get("join", "dynamic"))
+    options = site.lrm_options(SlurmOptions)
+    runner = CommandRunner(timeout_s=site.lrm.timeout_s, env=options.lrm_env())
+    return SlurmAdapter(runner, site.vos, join=options.join)

@@ -56,7 +56,7 @@ def test_three_mistakes_are_reported_together_with_their_lines(tmp_path: Path):
     ("change", "expected"),
     [
         (("name: demo", "name: Demo_Site"), "site.yaml:2: site.name: must match"),
-        (("kind: sge", "kind: lsf"), "site.yaml:4: lrm.kind: Input should be"),
+        (("kind: sge", "kind: lsf"), "site.yaml:4: lrm.kind: must be one of sge, slurm, pbs"),
         (("name: cms", "name: atlas"), "VO names must be unique; repeated: atlas"),
         (("    match:\n      group: [cms*]\n", "    match: {}\n"), "match needs at least one"),
         (("cores: 32,", "cores: 32, reserved_cores: 32,"), "reserved_cores leaves no cores"),
