@@ -174,24 +174,35 @@ def job_from_ad(ad: Any) -> Job:
 
 
 def nodes_from_ads(ads: Iterable[Any]) -> list[LrmNode]:
-    """One node per machine: partitionable slots count free cores, dynamic ones busy."""
+    """One node per machine: partitionable slots count free cores, dynamic ones busy.
+
+    A slot in ``State = "Owner"`` (its START expression is false: the machine's owner
+    has it, or the admin keeps HTCondor off it) runs no HTCondor job and takes none, so
+    its cores are not capacity, and a machine whose every slot is Owner is DRAINED:
+    empty, and accepting nothing new. Unclaimed slots beside Owner ones still count.
+    """
     machines: dict[str, dict[str, Any]] = defaultdict(
-        lambda: {"cores": 0, "memory": 0, "busy": 0, "draining": False, "vo": None}
+        lambda: {"cores": 0, "memory": 0, "busy": 0, "draining": False, "open": 0, "vo": None}
     )
     for ad in ads:
         name = str(ad.get("ElasticNodeId") or ad.get("Machine") or ad.get("Name", "?"))
         machine = machines[name]
+        machine["vo"] = ad.get("ElasticVO") or machine["vo"]
+        state = str(ad.get("State"))
+        if state == "Owner":
+            continue
+        machine["open"] += 1
         # every slot's cores add up to the machine: a partitionable slot holds what is
         # still free, its dynamic children what is claimed
         machine["cores"] += _number(ad, "Cpus", 0)
         machine["memory"] += _number(ad, "Memory", 0)
-        if str(ad.get("SlotType", "Static")) == "Dynamic" or str(ad.get("State")) == "Claimed":
+        if str(ad.get("SlotType", "Static")) == "Dynamic" or state == "Claimed":
             machine["busy"] += 1
-        machine["draining"] |= str(ad.get("State")) == "Drained"
-        machine["vo"] = ad.get("ElasticVO") or machine["vo"]
+        machine["draining"] |= state == "Drained"
     nodes = []
     for name, m in sorted(machines.items()):
-        state = lrm_activity(bool(m["draining"]), m["busy"] > 0)
+        draining = bool(m["draining"]) or m["open"] == 0  # every slot Owner
+        state = lrm_activity(draining, m["busy"] > 0)
         nodes.append(
             LrmNode(
                 name, state, m["cores"], m["memory"], m["busy"], str(m["vo"]) if m["vo"] else None

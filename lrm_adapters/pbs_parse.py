@@ -103,6 +103,14 @@ def _cores_and_nodes(attrs: Attrs) -> tuple[int, int]:
     return max(cores, ncpus, 1), max(chunks, int(attrs.get("Resource_List.nodect", "1") or 1))
 
 
+#: what PBS Pro sets when a job names no project: no project, for VO matching
+DEFAULT_PROJECT = "_pbs_project_default"
+
+
+def _project(value: str | None) -> str | None:
+    return None if not value or value == DEFAULT_PROJECT else value
+
+
 def job_from_attrs(attrs: Attrs) -> Job | None:
     """A pending or running Job, or None for finished and array-parent records."""
     state = attrs.get("job_state", "")
@@ -129,9 +137,13 @@ def job_from_attrs(attrs: Attrs) -> Job | None:
         user=attrs.get("euser") or owner.split("@")[0] or None,
         group=attrs.get("egroup") or attrs.get("group_list") or None,
         queue=attrs.get("queue") or None,
+        project=_project(attrs.get("project")),
         account=attrs.get("Account_Name") or None,
         submit_time=epoch(attrs.get("qtime") or attrs.get("ctime")),
-        start_time=epoch(attrs.get("stime")) if state in RUNNING else None,
+        # PBS Pro writes stime; Torque start_time
+        start_time=epoch(attrs.get("stime") or attrs.get("start_time"))
+        if state in RUNNING
+        else None,
         reason=NOT_RUNNABLE.get(state, ""),
     )
 

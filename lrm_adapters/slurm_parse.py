@@ -21,24 +21,8 @@ import hostlist
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.sge_parse import task_count
+from lrm_adapters.slurm_reasons import is_demand
 
-#: Pending reasons that mean "not demand": the job could not start on a new node either.
-NOT_DEMAND_REASONS = frozenset(
-    {
-        "JobHeldUser",
-        "JobHeldAdmin",
-        "Dependency",
-        "DependencyNeverSatisfied",
-        "BeginTime",
-        "JobArrayTaskLimit",
-        "AssocGrpJobsLimit",
-        "AccountNotAllowed",
-        "PartitionDown",
-        "PartitionInactive",
-        "InvalidAccount",
-        "InvalidQOS",
-    }
-)
 RUNNING_STATES = frozenset({"RUNNING", "CONFIGURING", "COMPLETING", "SUSPENDED"})
 
 NODE_STATES = {
@@ -125,7 +109,7 @@ def _job(raw: dict[str, Any], running: bool) -> Job:
         count=task_count(array_tasks.split("%")[0]) if array_tasks and not running else 1,
         nodes=nodes,
         walltime_s=limit * 60 if limit else None,
-        runnable=reason not in NOT_DEMAND_REASONS,
+        runnable=is_demand(reason, named_nodes=bool(_text(raw.get("required_nodes")))),
         running=running,
         user=raw.get("user_name") or None,
         group=raw.get("group_name") or None,

@@ -16,12 +16,12 @@ from elastic.model import Job, LrmNode
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
 from lrm_adapters.slurm_parse import (
-    NOT_DEMAND_REASONS,
     RUNNING_STATES,
     expand_hostlist,
     node_state,
     states,
 )
+from lrm_adapters.slurm_reasons import is_demand
 
 Record = dict[str, str]
 _TOKEN = re.compile(r"(?:^|\s)([A-Za-z][\w:/.]*)=")
@@ -77,7 +77,7 @@ def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
                 memory_mb=per_node_mb * nodes if per_node_mb else per_cpu_mb * cpus,
                 nodes=nodes,
                 walltime_s=_limit(r.get("TimeLimit", "")),
-                runnable=reason.split(",")[0] not in NOT_DEMAND_REASONS,
+                runnable=is_demand(reason, named_nodes=r.get("ReqNodeList", "(null)") != "(null)"),
                 running=running,
                 user=_name(r.get("UserId", "")),
                 group=_name(r.get("GroupId", "")),
