@@ -368,6 +368,25 @@ class Policy(_Strict):
         return self
 
 
+class MetricsConfig(_Strict):
+    """Prometheus metrics (docs/metrics.md): the daemon serves them, run-once writes them."""
+
+    # host:port of the daemon's /metrics; null: not served
+    listen: str | None = "127.0.0.1:9464"
+    # run-once writes the metrics to this file (node_exporter's textfile collector, *.prom)
+    textfile: str | None = None
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, listen: str | None) -> str | None:
+        if listen is None:
+            return None
+        host, _, port = listen.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"listen must be host:port (e.g. 127.0.0.1:9464), not {listen!r}")
+        return listen
+
+
 class Site(_Strict):
     """The validated site policy. ``source`` is the file it came from."""
 
@@ -377,6 +396,7 @@ class Site(_Strict):
     local: LocalConfig = Field(default_factory=LocalConfig)
     ec2: Ec2Config | None = None
     policy: Policy = Field(default_factory=Policy)
+    metrics: MetricsConfig = Field(default_factory=MetricsConfig)
     source: str = Field(default="", exclude=True)
 
     @field_validator("vos")

@@ -72,6 +72,8 @@ class Observed:
     snapshot: QueueSnapshot | None
     inventories: dict[ProviderKind, Inventory | None]
     errors: tuple[str, ...] = ()
+    #: the sources that could not be read: "lrm", a provider kind, "libvirt/<host>"
+    failed: tuple[str, ...] = ()
 
 
 @dataclass
@@ -83,6 +85,10 @@ class PassResult:
     #: destroys of nodes this pass drained and the LRM then showed empty
     followup: tuple[Destroy, ...] = ()
     recovered: list[RecoveryResult] = field(default_factory=list)
+    #: the sources the pass could not read (``Observed.failed``), for the metrics
+    failed_sources: tuple[str, ...] = ()
+    #: tagged VMs with no live ledger row that this pass adopted as orphans
+    adopted: tuple[NodeRecord, ...] = ()
 
     @property
     def degraded(self) -> bool:
@@ -123,25 +129,29 @@ class Engine:
             calls[kind.value] = provider.inventory
         outcomes = run_all(calls, timeout, len(calls))
         errors: list[str] = []
+        failed: list[str] = []
         inventories: dict[ProviderKind, Inventory | None] = {}
         for kind in self.providers:
             got = outcomes[kind.value]
             inventories[kind] = got.value if isinstance(got.value, Inventory) else None
             if not got.ok:
                 errors.append(f"provider {kind}: {_why(got.error, timeout)}")
+                failed.append(kind.value)
         lrm = outcomes["lrm"]
         snapshot = lrm.value if isinstance(lrm.value, QueueSnapshot) else None
         if snapshot is not None:  # a job's VO is decided here, once, for every reader
             snapshot = label_snapshot(snapshot, self.site.vos)
         if not lrm.ok:
             errors.append(f"LRM {self.lrm.name}: {_why(lrm.error, timeout)}")
-        for inventory in inventories.values():
+            failed.append("lrm")
+        for kind, inventory in inventories.items():
             for host in inventory.hosts if inventory is not None else ():
                 if not host.reachable:
                     errors.append(f"libvirt host {host.name} unreachable: {host.error}")
+                    failed.append(f"{kind.value}/{host.name}")
         for error in errors:
             log.error("observe: %s", error)
-        return Observed(snapshot, inventories, tuple(errors))
+        return Observed(snapshot, inventories, tuple(errors), tuple(failed))
 
     def _apply(self, result: Reconciliation, now: float) -> None:
         for orphan in result.orphans:
@@ -305,7 +315,14 @@ class Engine:
         decided = with_probes(decided, observation, self._probing())
         decided = self._without_in_flight(decided)
         log_plan(decided, self._reported)
-        result = PassResult(decided, observation, errors=observed.errors, recovered=recovered)
+        result = PassResult(
+            decided,
+            observation,
+            errors=observed.errors,
+            recovered=recovered,
+            failed_sources=observed.failed,
+            adopted=() if dry_run else reconciled.orphans,
+        )
         if dry_run:
             return result
         if decided.actions:
