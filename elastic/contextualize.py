@@ -5,12 +5,15 @@ Jinja2's sandbox with StrictUndefined, so a VO variable the template needs but
 site.yaml lacks is an error at ``elastic validate`` time, not a broken VM. Every
 value from site.yaml reaches YAML through the ``q`` filter (a JSON-quoted
 scalar, which YAML reads as one string), so ``a: b`` or a newline in a VO
-variable cannot add keys. The result is parsed back and must be a mapping
-starting with ``#cloud-config``. Secrets are read from files at render time and
-go only into the user-data; ``mask_secrets`` replaces them for display. A cloud
-worker (``cloud=True``) also gets the dead-man switch (elastic/deadman.py), and its
-rendering fails if the template does not install it: an EC2 worker without it would
-bill for ever once the controller is gone.
+variable cannot add keys; a value that lands in a file of another syntax
+(shell, HTCondor config, ClassAd, SGE/PBS config) goes first through that
+syntax's filter from elastic/context_escape.py, which quotes it or refuses it
+(a ContextError naming the VO and the variable). The result is parsed back
+and must be a mapping starting with ``#cloud-config``. Secrets are read from
+files at render time and go only into the user-data; ``mask_secrets`` replaces
+them for display. A cloud worker (``cloud=True``) also gets the dead-man switch
+(elastic/deadman.py), and its rendering fails if the template does not install
+it: an EC2 worker without it would bill for ever once the controller is gone.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +29,8 @@ import yaml
 from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
-from elastic.config import Site, load_site
+from elastic.config import ConfigError, Site, load_site
+from elastic.context_escape import FILTERS, UnsafeValue, tag
 from elastic.deadman import AGENT_PATH, ENABLE_SCRIPT, DeadmanError, cloud_init_files
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -53,6 +58,7 @@ def environment() -> SandboxedEnvironment:
     )
     env.filters["q"] = _quote
     env.filters["b64"] = _b64
+    env.filters.update(FILTERS)
     return env
 
 
@@ -69,6 +75,49 @@ def _secrets(site: Site, vo: str, mask: bool) -> dict[str, str]:
     return values
 
 
+def template_context(
+    site: Site,
+    vo: str,
+    hostname: str,
+    node_id: str,
+    *,
+    mask_secrets: bool = False,
+    cloud: bool = False,
+) -> dict[str, Any]:
+    """Every name a template of ``vo`` may use; ``deadman`` is None unless ``cloud``."""
+    try:
+        deadman = cloud_init_files(site, vo, hostname) if cloud else None
+    except (DeadmanError, OSError) as exc:
+        raise ContextError(f"VO {vo}: dead-man switch: {exc}") from exc
+    return {
+        "vo": vo,
+        "hostname": hostname,
+        "node_id": node_id,
+        "site_name": site.site.name,
+        "vars": dict(site.vo(vo).context.vars),
+        "secrets": _secrets(site, vo, mask_secrets),
+        "deadman": deadman,
+    }
+
+
+def render_template(template: str, context: Mapping[str, Any], what: str) -> str:
+    """``cloud-init/<template>.yaml.j2`` rendered and checked as cloud-config.
+
+    Every string of ``context`` but the dead-man files (elastic's own, already in their
+    syntax) is tagged with its name, so a filter that refuses it can say which it was.
+    """
+    name = f"cloud-init/{template}.yaml.j2"
+    values = {k: v if k == "deadman" else tag(v, k) for k, v in context.items()}
+    try:
+        text = environment().get_template(name).render(**values)
+    except UnsafeValue as exc:
+        raise ContextError(f"{what}: template {name}: {exc}") from exc
+    except TemplateError as exc:
+        raise ContextError(f"{what}: template {name}: {exc}") from exc
+    check_cloud_config(text, what)
+    return text
+
+
 def render_user_data(
     site: Site,
     vo: str,
@@ -82,31 +131,12 @@ def render_user_data(
 
     ``cloud``: the node is an EC2 worker, which installs the dead-man switch.
     """
-    config = site.vo(vo)
-    name = f"cloud-init/{config.context.template}.yaml.j2"
-    try:
-        deadman = cloud_init_files(site, vo, hostname) if cloud else None
-    except (DeadmanError, OSError) as exc:
-        raise ContextError(f"VO {vo}: dead-man switch: {exc}") from exc
-    try:
-        text = (
-            environment()
-            .get_template(name)
-            .render(
-                vo=vo,
-                hostname=hostname,
-                node_id=node_id,
-                site_name=site.site.name,
-                vars=config.context.vars,
-                secrets=_secrets(site, vo, mask_secrets),
-                deadman=deadman,
-            )
-        )
-    except TemplateError as exc:
-        raise ContextError(f"VO {vo}: template {name}: {exc}") from exc
-    document = check_cloud_config(text, f"VO {vo}")
+    template = site.vo(vo).context.template
+    context = template_context(site, vo, hostname, node_id, mask_secrets=mask_secrets, cloud=cloud)
+    text = render_template(template, context, f"VO {vo}")
     if cloud:
-        check_deadman_installed(document, f"VO {vo}: template {name}")
+        document = check_cloud_config(text, f"VO {vo}")
+        check_deadman_installed(document, f"VO {vo}: template cloud-init/{template}.yaml.j2")
     return text
 
 
@@ -167,10 +197,15 @@ def cmd_render_context(args: argparse.Namespace) -> int:
         known = ", ".join(vo.name for vo in site.vos)
         raise SystemExit(f"elastic: no VO {args.vo!r} in {site.source} (known: {known})")
     node_id = f"{site.site.name}-{args.vo}-preview"
-    print(
-        render_user_data(site, args.vo, node_id, node_id, mask_secrets=True, cloud=args.cloud),
-        end="",
-    )
+    try:
+        text = render_user_data(
+            site, args.vo, node_id, node_id, mask_secrets=True, cloud=args.cloud
+        )
+    except ContextError as exc:
+        # A site.yaml mistake (a refused or missing variable, an unreadable template): the
+        # CLI prints ConfigError's lines and exits 2, as `elastic validate` does.
+        raise ConfigError(Path(site.source), [f"{site.source}: {exc}"]) from exc
+    print(text, end="")
     return 0
 
 

@@ -127,7 +127,7 @@ HOSTILE = ["x\nruncmd: [rm -rf /]", "a: b", "'; echo pwned", '"], "env": {"X": "
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_values_stay_values_in_the_agent_files(hostile, tmp_path):
     override = {"drain_command": ["qmod", "-d", hostile], "env": {"SGE_CELL": hostile}}
-    site = site_with("sge", tmp_path, qmaster=hostile, packages=[hostile], deadman=override)
+    site = site_with("sge", tmp_path, deadman=override)
     clean = site_with("sge", tmp_path, deadman={"drain_command": ["qmod"]})
     doc = yaml.safe_load(render_user_data(site, "atlas", "h", "h", cloud=True))
     clean_doc = yaml.safe_load(render_user_data(clean, "atlas", "h", "h", cloud=True))
