@@ -163,3 +163,16 @@ def test_the_lock_of_a_file_site_stays_next_to_its_ledger(tmp_path: Path):
     path = tmp_path / "site.yaml"
     path.write_text(GOOD)
     assert site_lock(load_site(path)).lock_file == str(tmp_path / "var" / "elastic.db.lock")
+
+
+def test_shares_cannot_sum_to_zero_because_each_is_above_zero():
+    """The planner divides by the sum of shares: a share of 0 (or less) is refused at its
+    line, so no site can reach that sum (``elastic.checks`` has no rule for it)."""
+    with pytest.raises(ConfigError) as caught:
+        parse_site(
+            GOOD.replace(
+                "    flavor: {cores: 4, memory_mb: 8192}",
+                "    flavor: {cores: 4, memory_mb: 8192}\n    share: 0",
+            )
+        )
+    assert caught.value.problems == ["site.yaml:9: vos[0].share: must be > 0.0"]
