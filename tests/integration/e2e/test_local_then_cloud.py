@@ -11,9 +11,11 @@ destroyed before local ones, and the ledger ends with no VM unaccounted for.
 from __future__ import annotations
 
 import base64
+import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import boto3
@@ -28,7 +30,7 @@ from elastic.providers.libvirt import LibvirtProvider
 from elastic.wiring import user_data_renderer
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.sge import SgeAdapter
-from tests.factories import make_site
+from tests.factories import make_site, site_yaml
 from tests.integration.conftest import wait_for
 from tests.integration.e2e import workers
 
@@ -52,7 +54,7 @@ def world(tmp_path, moto, sge_env):
         hosts.append(
             {"name": name, "uri": f"test://{tmp_path}/{name}.xml", "cores": 8, "memory_mb": 32000}
         )
-    site = make_site(
+    overrides = dict(
         site={"name": "e2e", "state": str(tmp_path / "ledger.db")},
         lrm={"kind": "sge", "options": {"sge_cell": sge_env["SGE_CELL"]}},
         vos=[
@@ -75,6 +77,8 @@ def world(tmp_path, moto, sge_env):
         },
         policy={"boot_timeout_s": 600, "idle_timeout_cloud_s": 300, "idle_timeout_local_s": 900},
     )
+    site = make_site(**overrides)
+    (tmp_path / "site.yaml").write_text(site_yaml(**overrides))  # for the CLI's events
     env = {**os.environ, **{k: v for k, v in sge_env.items() if k.startswith("SGE_")}}
     # the queue is the demand: start from an empty one, whatever an earlier run left there
     subprocess.run(["qdel", "-f", "-u", "*"], env=env, capture_output=True, check=False)
@@ -177,6 +181,45 @@ def test_local_first_then_ec2_then_cloud_retired_first(world, drmaa, sge_env):
     assert not engine.ledger.open_intents()
     left = set(engine.lrm.runner.run(["qconf", "-sel"]).split())
     assert not left & set(booted)
+    check_events(engine, cloud[0].node_id, local[0].node_id)
+
+
+def check_events(engine, cloud_node: str, local_node: str) -> None:
+    """``elastic events`` tells each node's life from the ledger this real run wrote: asked
+    for, booted on its provider, registered with and joined SGE, drained for its reason,
+    destroyed once SGE showed it drained and empty."""
+    config = str(engine.site.state_path().parent / "site.yaml")
+
+    def events(*args: str) -> list[dict[str, object]]:
+        done = subprocess.run(
+            [sys.executable, "-m", "elastic.cli", "-c", config, "events", "--json", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    for node, where, why in (
+        (cloud_node, "us-east-1", "idle local worker"),
+        (local_node, "hv", "idle"),
+    ):
+        life = events("--node", node)
+        assert {e["node"] for e in life} == {node}
+        kinds = [e["kind"] for e in life]
+        # a joined node is found by reconcile; retiring is the destroy's intent
+        life_kinds = ["node", "booting", "joining", "reconcile", "draining", "retiring", "gone"]
+        assert kinds == life_kinds, [(e["kind"], e["message"]) for e in life]
+        messages = {e["kind"]: e["message"] for e in life}
+        assert messages["node"].startswith("requested: pending jobs of atlas")
+        assert where in messages["booting"]
+        assert messages["reconcile"] == "joined the LRM"
+        assert messages["gone"].startswith("drained and empty")
+        assert why in messages["draining"]
+    mine = events("--vo", "atlas")
+    assert {cloud_node, local_node} <= {e["node"] for e in mine}
+    assert [e["at"] for e in mine] == sorted(e["at"] for e in mine)  # newest last
 
 
 def check_vms_and_user_data(engine, local, cloud) -> None:
