@@ -16,6 +16,7 @@ from __future__ import annotations
 import time
 from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from threading import Thread
 from typing import Any
@@ -267,6 +268,18 @@ def timed_pass(
         raise
     record_pass(registry, result, time.monotonic() - start, clock())
     return result
+
+
+@contextmanager
+def textfile_metrics(site: Site) -> Iterator[ElasticRegistry]:
+    """A registry for one ``run-once``, written to ``metrics.textfile`` (a path relative to
+    the site file's folder) when the pass ends, however it ends, when the site names one."""
+    registry = ElasticRegistry(site)
+    try:
+        yield registry
+    finally:
+        if site.metrics.textfile:
+            write_textfile(registry, site.resolve(site.metrics.textfile))
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -16,6 +16,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import partial
 
 from elastic.actuation import decisions
 from elastic.cli.common import EXIT_DEGRADED, EXIT_OK, Subparsers, site_of
@@ -49,11 +50,14 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def cmd_run_once(args: argparse.Namespace) -> int:
+    from elastic.metrics import textfile_metrics, timed_pass
     from elastic.wiring import build_engine
 
     site = site_of(args)
-    with table_on_stdout():
-        result = run_locked(site, build_engine(site), hold_if_abandoned=True)
+    engine = build_engine(site)
+    with table_on_stdout(), textfile_metrics(site) as metrics:
+        run = partial(run_locked, site, engine, hold_if_abandoned=True)
+        result = timed_pass(metrics, run, engine.clock)
     for step in result.recovered:
         state = "done" if step.ok else f"FAILED: {step.error}"
         print(f"recovered {step.step.node_id} ({step.step.step}: {step.step.reason}): {state}")
@@ -84,19 +88,33 @@ def _exit_if_abandoned(code: int) -> None:
 
 def cmd_daemon(args: argparse.Namespace) -> int:
     from elastic.daemon import run_daemon
+    from elastic.metrics import ElasticRegistry, serve_metrics, timed_pass
     from elastic.wiring import build_engine
 
     site = site_of(args)
     engine = build_engine(site)
     interval = args.interval or site.policy.pass_interval_s
+    metrics = ElasticRegistry(site)
+    server = None
+    if site.metrics.listen:  # a port taken costs the metrics (scrapes fail), not the passes
+        try:
+            server = serve_metrics(metrics, site.metrics.listen)
+            log.info("daemon: metrics on http://%s/metrics", site.metrics.listen)
+        except OSError as exc:
+            log.error("metrics.listen %s: %s; no metrics served", site.metrics.listen, exc)
 
     def one_pass() -> None:
         try:
-            run_locked(site, engine)
+            timed_pass(metrics, partial(run_locked, site, engine), engine.clock)
         except PassLocked as exc:
             log.warning("%s; skipping this pass", exc)
 
-    run_daemon(one_pass, interval, max_passes=args.passes)
+    try:
+        run_daemon(one_pass, interval, max_passes=args.passes)
+    finally:
+        if server is not None:
+            server.shutdown()
+            server.server_close()
     return EXIT_OK
 
 
