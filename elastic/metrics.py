@@ -48,6 +48,11 @@ BOOT_FAILURES = ("error", "timeout", "never_joined")
 #: why a node was destroyed: the ledger state that made it destroyable
 DESTROY_REASONS = ("drained", "failed", "orphan", "retiring", "never_joined")
 RESULTS = ("ok", "degraded", "locked", "error")
+#: gauges a textfile keeps from run to run (the later value wins)
+CARRIED_STAMPS = (
+    "elastic_last_pass_timestamp_seconds",
+    "elastic_last_successful_pass_timestamp_seconds",
+)
 
 
 class ElasticRegistry(CollectorRegistry):
@@ -320,16 +325,18 @@ class _Families:
 
 
 def _added(current: Iterable[Metric], previous_text: str) -> list[Metric]:
-    """The current families, each counter and histogram sample plus the previous file's;
-    a series only the previous file has is kept as it was."""
+    """The current families, each counter and histogram sample plus the previous file's
+    (a series only the previous file has is kept as it was), and the last-pass time stamps
+    the later of the two: a run that was locked out or failed did not undo the last success."""
     before: dict[tuple[str, tuple[tuple[str, str], ...]], Sample] = {}
     for family in text_string_to_metric_families(previous_text):
-        if family.type in {"counter", "histogram"}:
+        if family.type in {"counter", "histogram"} or family.name in CARRIED_STAMPS:
             for sample in family.samples:
                 before[(sample.name, tuple(sorted(sample.labels.items())))] = sample
     families = []
     for family in current:
-        if family.type not in {"counter", "histogram"}:
+        carried = family.type in {"counter", "histogram"}
+        if not carried and family.name not in CARRIED_STAMPS:
             families.append(family)
             continue
         merged = Metric(family.name, family.documentation, family.type, family.unit)
@@ -338,10 +345,11 @@ def _added(current: Iterable[Metric], previous_text: str) -> list[Metric]:
             key = (sample.name, tuple(sorted(sample.labels.items())))
             seen.add(key)
             old = before.get(key)
-            value = sample.value + (old.value if old is not None else 0.0)
+            was = old.value if old is not None else 0.0
+            value = sample.value + was if carried else max(sample.value, was)
             merged.samples.append(sample._replace(value=value))
         for key, sample in before.items():
-            if key not in seen and _belongs(sample.name, family):
+            if key not in seen and carried and _belongs(sample.name, family):
                 merged.samples.append(sample)
         families.append(merged)
     return families

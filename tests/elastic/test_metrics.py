@@ -241,6 +241,22 @@ def test_the_textfile_adds_each_run_to_the_counters_of_the_last_and_replaces_the
     assert not any(name.endswith("_created") for name, _ in samples)
 
 
+def test_a_locked_run_keeps_the_last_success_of_the_textfile(tmp_path: Path):
+    path = tmp_path / "elastic.prom"
+    first = ElasticRegistry(make_site())
+    record_pass(first, PassResult(Plan(), Observation((), (), ())), duration_s=0.2, now=1060.0)
+    write_textfile(first, path)
+    locked = ElasticRegistry(make_site())
+    locked.passes.labels("locked").inc()
+    write_textfile(locked, path)
+
+    samples = read_textfile(path)
+    assert samples[("elastic_last_successful_pass_timestamp_seconds", ())] == 1060.0
+    assert samples[("elastic_last_pass_timestamp_seconds", ())] == 1060.0
+    assert samples[("elastic_passes_total", (("result", "locked"),))] == 1
+    assert samples[("elastic_passes_total", (("result", "ok"),))] == 1
+
+
 def test_a_series_only_the_last_textfile_has_is_kept(tmp_path: Path):
     path = tmp_path / "elastic.prom"
     path.write_text(
