@@ -8,6 +8,7 @@ host's too when elastic runs beside the LRM's client commands, as it does.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 #: later than any second-resolution stamp of this century: such numbers are milliseconds
@@ -24,6 +25,8 @@ def epoch(text: str | None) -> float | None:
     except ValueError:
         pass
     else:
+        if not math.isfinite(value):  # inf or nan: garbled, no stamp
+            return None
         return value / 1000 if value > _MILLISECONDS else value
     try:
         return datetime.fromisoformat(text).timestamp()

@@ -12,6 +12,7 @@ followed by an optional ``b`` (bytes) or ``w`` (PBS words of 8 bytes): ``2G``, `
 from __future__ import annotations
 
 import functools
+import math
 import re
 
 _MULTIPLIER_MB = {"": 2**-20, "k": 2**-10, "m": 1, "g": 2**10, "t": 2**20, "p": 2**30}
@@ -31,4 +32,5 @@ def memory_mb(text: str, default_unit: str = "b") -> int:
     if not multiplier and not kind:
         multiplier = default_unit.lower().rstrip("b")
     factor = _MULTIPLIER_MB[multiplier] * (_WORD_BYTES if kind == "w" else 1)
-    return round(float(value) * factor)
+    size = float(value) * factor
+    return round(size) if math.isfinite(size) else 0  # 400 digits: garbled, unknown

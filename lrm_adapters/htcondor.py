@@ -23,6 +23,7 @@ the startd's ads expire from the collector, so ``remove_node`` only drains.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -143,7 +144,9 @@ def _number(ad: Any, key: str, default: int) -> int:
             value = ad.eval(key)
         except Exception:  # an expression that cannot be evaluated: the default
             return default
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return default
+    return int(value) if math.isfinite(value) else default  # a real of inf or nan
 
 
 def _text(ad: Any, key: str) -> str | None:

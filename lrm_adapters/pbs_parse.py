@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._numbers import whole
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError
@@ -48,18 +49,28 @@ def qstat_text_records(text: str) -> Iterator[Attrs]:
         elif record is not None and line.startswith("\t") and last:
             record[last] += line.strip()  # a value wrapped onto the next line
         elif record is not None and " = " in line:
-            key, value = line.strip().split(" = ", 1)
-            record[key], last = value, key
+            key, value = line.split(" = ", 1)  # "key = " with its value cut off: ""
+            record[key.strip()], last = value.strip(), key.strip()
     if record is not None:
         yield record
 
 
-def qstat_json_records(text: str) -> Iterator[Attrs]:
+def _json_table(text: str, what: str, key: str) -> dict[str, Any]:
+    """The ``key`` table (job or node id -> attributes) of a PBS ``-F json`` output."""
     try:
         data = json.loads(text)
-    except ValueError as exc:
-        raise LRMParseError(f"qstat -F json output is not JSON: {exc}") from exc
-    for job_id, raw in (data.get("Jobs") or {}).items():
+    except (ValueError, RecursionError) as exc:
+        raise LRMParseError(f"{what} output is not JSON: {exc}") from exc
+    table = data.get(key) if isinstance(data, dict) else None
+    if table is None and isinstance(data, dict):
+        return {}
+    if not isinstance(table, dict) or not all(isinstance(v, dict) for v in table.values()):
+        raise LRMParseError(f"{what} output has no {key} table of records")
+    return table
+
+
+def qstat_json_records(text: str) -> Iterator[Attrs]:
+    for job_id, raw in _json_table(text, "qstat -F json", "Jobs").items():
         attrs: Attrs = {"Job_Id": job_id}
         _flatten("", raw, attrs)
         yield attrs
@@ -93,14 +104,15 @@ def _cores_and_nodes(attrs: Attrs) -> tuple[int, int]:
     for spec, key in ((select, "ncpus"), (nodes_spec, "ppn")):
         for chunk in filter(None, spec.split("+")):
             count_text = chunk.split(":")[0]
-            count = int(count_text) if count_text.isdigit() else 1
+            count = whole(count_text, "PBS chunk count") if count_text.isdecimal() else 1
             per = re.search(rf"{key}=(\d+)", chunk)
             chunks += count
-            cores += count * (int(per.group(1)) if per else 1)
+            cores += count * (whole(per.group(1), f"PBS {key}") if per else 1)
         if chunks:
             break
-    ncpus = int(attrs.get("Resource_List.ncpus", "0") or 0)
-    return max(cores, ncpus, 1), max(chunks, int(attrs.get("Resource_List.nodect", "1") or 1))
+    ncpus = whole(attrs.get("Resource_List.ncpus"), "Resource_List.ncpus")
+    nodect = whole(attrs.get("Resource_List.nodect"), "Resource_List.nodect", default=1)
+    return max(cores, ncpus, 1), max(chunks, nodect, 1)
 
 
 #: what PBS Pro sets when a job names no project: no project, for VO matching
@@ -196,7 +208,7 @@ def node_from_attrs(name: str, attrs: Attrs) -> LrmNode:
     return LrmNode(
         name,
         node_state(attrs.get("state", ""), jobs),
-        int(cores),
+        whole(cores, "PBS node ncpus"),
         memory_mb(memory),
         jobs,
         vo=None,
@@ -208,14 +220,11 @@ def parse_pbsnodes_xml(data: bytes | str) -> list[LrmNode]:
 
 
 def parse_pbsnodes_json(text: str) -> list[LrmNode]:
-    try:
-        data = json.loads(text)
-    except ValueError as exc:
-        raise LRMParseError(f"pbsnodes -F json output is not JSON: {exc}") from exc
     nodes = []
-    for name, raw in (data.get("nodes") or {}).items():
+    for name, raw in _json_table(text, "pbsnodes -F json", "nodes").items():
         attrs: Attrs = {}
         _flatten("", {k: v for k, v in raw.items() if k != "jobs"}, attrs)
-        attrs["jobs"] = ",".join(raw.get("jobs", []))
+        jobs = raw.get("jobs", [])
+        attrs["jobs"] = ",".join(str(j) for j in jobs) if isinstance(jobs, list) else str(jobs)
         nodes.append(node_from_attrs(name, attrs))
     return nodes

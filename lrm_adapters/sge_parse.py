@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._numbers import bounded, whole
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError, merge_running
@@ -33,7 +34,7 @@ def seconds(text: str) -> int | None:
     parts = text.strip().split(":")
     try:
         values = [int(float(p or 0)) for p in parts]
-    except ValueError:
+    except (ValueError, OverflowError):  # garbled, nan or inf: no limit known
         return None
     total = 0
     for value in values:
@@ -51,8 +52,10 @@ def task_count(text: str) -> int:
         first = int(match.group(1))
         last = int(match.group(2) or first)
         step = int(match.group(3) or 1)
-        count += len(range(first, last + 1, step))
-    return max(count, 1)
+        if step <= 0:
+            raise LRMParseError(f"task range with step {step}: {part.strip()[:40]!r}")
+        count += max(0, (last - first) // step + 1)
+    return bounded(max(count, 1), "task count")
 
 
 @dataclass
@@ -76,7 +79,7 @@ class QstatResult:
 
 def _job(values: dict[str, str], requests: dict[str, str], pe_slots: str | None) -> Job:
     state = values.get("state", "")
-    slots = int(values.get("slots") or pe_slots or 1)
+    slots = whole(values.get("slots") or pe_slots, "qstat slots", default=1)
     per_slot = next((memory_mb(requests[r]) for r in MEMORY_REQUESTS if r in requests), 0)
     runnable = "h" not in state and "E" not in state
     reason = "" if runnable else f"state {state}"
@@ -172,9 +175,9 @@ def _set_queue_field(queue: QueueInstance, tag: str, text: str) -> None:
     elif tag == "state":
         queue.state = text
     elif tag == "slots_used":
-        queue.slots_used = int(text or 0)
+        queue.slots_used = whole(text, "qstat slots_used")
     elif tag == "slots_total":
-        queue.slots_total = int(text or 0)
+        queue.slots_total = whole(text, "qstat slots_total")
 
 
 @dataclass(frozen=True)
@@ -203,7 +206,7 @@ def parse_qhost_xml(data: bytes | str) -> list[QhostHost]:
             hosts.append(
                 QhostHost(
                     name=name,
-                    cores=int(float(cores)) if cores not in {"", "-"} else 0,
+                    cores=whole(cores, "qhost num_proc") if cores != "-" else 0,
                     memory_mb=memory_mb(values.get("mem_total", "")),
                     reporting=values.get("load_avg", "-") not in {"", "-"},
                 )
@@ -282,10 +285,11 @@ def parse_qstat_j_xml(data: bytes | str) -> list[Job]:
         if number is None:
             continue
         requests = _hard_requests(element)
-        slots = int(
+        slots = whole(
             element.findtext("JB_pe_range/ranges/RN_min")
-            or element.findtext(".//JB_pe_range//RN_min")
-            or 1
+            or element.findtext(".//JB_pe_range//RN_min"),
+            "qstat -j RN_min",
+            default=1,
         )
         per_slot = next(
             (memory_mb(requests[r]) for r in ("h_rss", *MEMORY_REQUESTS) if r in requests), 0

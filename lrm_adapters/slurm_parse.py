@@ -19,6 +19,7 @@ from typing import Any
 import hostlist
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._numbers import finite
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.sge_parse import task_count
 from lrm_adapters.slurm_reasons import is_demand
@@ -51,7 +52,7 @@ def number(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int | float):
-        return int(value)
+        return finite(value, "a Slurm number")
     return None
 
 
@@ -82,11 +83,31 @@ def expand_hostlist(text: str) -> list[str]:
 def load(text: str, what: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise LRMParseError(f"{what} output is not JSON: {exc}") from exc
     if not isinstance(data, dict):
         raise LRMParseError(f"{what} output is not a JSON object")
     return data
+
+
+def records(data: Any, key: str, what: str) -> list[dict[str, Any]]:
+    """``data[key]``, a list of JSON objects (none when absent); LRMParseError otherwise."""
+    value = data.get(key) if isinstance(data, dict) else None
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise LRMParseError(f"{what}: {key} is not a list of objects")
+    return value
+
+
+def member(data: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+    """``data[key]``, a JSON object ({} when absent); LRMParseError otherwise."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise LRMParseError(f"{what}: {key} is not an object")
+    return value
 
 
 def _job(raw: dict[str, Any], running: bool) -> Job:
@@ -128,7 +149,7 @@ def parse_squeue_json(text: str) -> tuple[list[Job], Counter[str]]:
     data = load(text, "squeue --json")
     jobs: list[Job] = []
     per_node: Counter[str] = Counter()
-    for raw in data.get("jobs", []):
+    for raw in records(data, "jobs", "squeue --json"):
         state = (states(raw.get("job_state")) or ["UNKNOWN"])[0]
         running = state in RUNNING_STATES
         if state != "PENDING" and not running:
@@ -157,7 +178,7 @@ def parse_sinfo_json(text: str) -> list[LrmNode]:
     """Nodes from ``sinfo --json`` / ``scontrol show nodes --json`` of any version."""
     data = load(text, "sinfo --json")
     nodes: list[LrmNode] = []
-    for raw in data.get("nodes", []):
+    for raw in records(data, "nodes", "sinfo --json"):
         flags = states(raw.get("state")) + states(raw.get("state_flags"))
         cores = number(raw.get("cpus")) or 0
         busy = (number(raw.get("alloc_cpus")) or 0) > 0
@@ -170,18 +191,20 @@ def parse_sinfo_json(text: str) -> list[LrmNode]:
                 1 if busy else 0,
             )
         )
-    for group in data.get("sinfo", []):  # data_parser v0.0.39+: grouped records
-        flags = states(group.get("node", {}).get("state"))
-        cpus = group.get("cpus", {})
+    for group in records(data, "sinfo", "sinfo --json"):  # data_parser v0.0.39+: groups
+        flags = states(member(group, "node", "sinfo --json").get("state"))
+        cpus = member(group, "cpus", "sinfo --json")
+        memory = member(group, "memory", "sinfo --json")
         busy = (number(cpus.get("allocated")) or 0) > 0
-        for name in group.get("nodes", {}).get("nodes", []):
+        names = member(group, "nodes", "sinfo --json").get("nodes") or []
+        for name in names if isinstance(names, list) else [names]:
             for host in expand_hostlist(str(name)):
                 nodes.append(
                     LrmNode(
                         host,
                         node_state(flags),
                         number(cpus.get("minimum")) or 0,
-                        number(group.get("memory", {}).get("minimum")) or 0,
+                        number(memory.get("minimum")) or 0,
                         1 if busy else 0,
                     )
                 )

@@ -13,8 +13,10 @@ import re
 from collections import Counter
 
 from elastic.model import Job, LrmNode
+from lrm_adapters._numbers import whole
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
+from lrm_adapters.base import LRMParseError
 from lrm_adapters.slurm_parse import (
     RUNNING_STATES,
     expand_hostlist,
@@ -38,6 +40,8 @@ def records(text: str, first_key: str) -> list[Record]:
         for index, match in enumerate(matches):
             end = matches[index + 1].start() if index + 1 < len(matches) else len(block)
             record[match.group(1)] = block[match.end() : end].strip()
+        if first_key not in record:  # "<JobId=…": a record we cannot read, not one fewer
+            raise LRMParseError(f"scontrol record without {first_key}: {block[:60]!r}")
         out.append(record)
     return out
 
@@ -64,11 +68,11 @@ def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
         running = state in RUNNING_STATES
         if state != "PENDING" and not running:
             continue
-        cpus = int(r.get("NumCPUs", "1").split("-")[0] or 1)
-        nodes = int(r.get("NumNodes", "1").split("-")[0] or 1)
+        cpus = whole(r.get("NumCPUs", "").split("-")[0], "scontrol NumCPUs", default=1)
+        nodes = whole(r.get("NumNodes", "").split("-")[0], "scontrol NumNodes", default=1)
         per_node_mb = memory_mb(r.get("MinMemoryNode", ""), default_unit="m")
         per_cpu_mb = memory_mb(r.get("MinMemoryCPU", ""), default_unit="m")
-        reason = r.get("Reason", "None").split()[0]
+        reason = next(iter(r.get("Reason", "").split()), "None")  # "Reason=" cut short
         features = r.get("Features", "(null)")
         jobs.append(
             Job(
@@ -101,13 +105,13 @@ def parse_scontrol_nodes(text: str) -> list[LrmNode]:
         flags = states(r.get("State", "UNKNOWN").rstrip("*~#"))
         if r.get("State", "").endswith("~"):
             flags.append("POWERED_DOWN")
-        busy = int(r.get("CPUAlloc", "0") or 0) > 0
+        busy = whole(r.get("CPUAlloc"), "scontrol CPUAlloc") > 0
         nodes.append(
             LrmNode(
                 r["NodeName"],
                 node_state(flags),
-                int(r.get("CPUTot", "0") or 0),
-                int(r.get("RealMemory", "0") or 0),
+                whole(r.get("CPUTot"), "scontrol CPUTot"),
+                whole(r.get("RealMemory"), "scontrol RealMemory"),
                 1 if busy else 0,
             )
         )
