@@ -7,7 +7,8 @@ command whose module cannot be imported fails ``elastic`` loudly instead of vani
 
   0  done; the pass (or command) completed and every action succeeded
   1  unexpected internal error (a bug: please report it with the log)
-  2  usage error, or site.yaml is invalid (each problem printed as file:line: key: message)
+  2  usage error (one line, no traceback: a wrong argument, an unknown VO or scenario, a
+     missing file), or site.yaml is invalid (each problem printed as file:line: key: message)
   3  another pass is running for this site (cron overlap); nothing was done
   4  the pass ran but degraded: an LRM or provider could not be read, or an action failed
   5  the node named on the command line is not in the ledger
@@ -21,7 +22,7 @@ import sys
 from collections.abc import Callable
 
 from elastic import __version__
-from elastic.cli import explain, nodes, passes, validate
+from elastic.cli import explain, nodes, passes, reserve, validate
 from elastic.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -30,6 +31,7 @@ from elastic.cli.common import (
     EXIT_NO_NODE,
     EXIT_OK,
     CommandsAction,
+    OneLineParser,
     Subparsers,
     add_common_options,
 )
@@ -59,6 +61,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     passes.add_parser,  # plan, run-once, daemon, status
     nodes.add_parser,  # nodes, drain, events
     explain.add_parser,  # explain
+    reserve.add_parser,  # reserve, reservations, cancel
     add_demo,  # demo
     add_render_context,  # render-context
     add_slurm_power,  # slurm-resume, slurm-suspend
@@ -69,7 +72,7 @@ log = logging.getLogger("elastic")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser: argparse.ArgumentParser = OneLineParser(
         prog="elastic",
         description="Elastic virtual clusters for batch sites: observe the LRM queue, "
         "boot VO worker VMs on local hypervisors first and EC2 after, retire idle ones.",
@@ -104,6 +107,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
+        return EXIT_CONFIG
+    except SystemExit as exc:  # a command refuses its input: raise SystemExit("message")
+        if not isinstance(exc.code, str):
+            raise
+        print(exc.code, file=sys.stderr)
         return EXIT_CONFIG
     except PassLocked as exc:
         print(f"elastic: {exc}; this pass exits without acting", file=sys.stderr)

@@ -10,7 +10,7 @@ one after the command wins (a subcommand leaves an option it was not given unset
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from elastic.config import Site, load_site
 
@@ -20,6 +20,14 @@ if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
 else:
     Subparsers = argparse._SubParsersAction
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An argument mistake is one line on stderr (exit 2), as every other user mistake
+    is, not argparse's usage block: the line names the command and its ``--help``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def site_of(args: argparse.Namespace) -> Site:

@@ -24,6 +24,11 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     vo_names = [vo.name for vo in site.vos]
     if args.workload in SCENARIOS:
         jobs = scenario(args.workload, vo_names, seed=args.seed, hours=args.hours)
+    elif not Path(args.workload).is_file():
+        raise SystemExit(  # one line, exit 2 (elastic.cli.main), not a traceback
+            f"elastic simulate: --workload {args.workload}: no such file, nor a scenario "
+            f"({', '.join(SCENARIOS)})"
+        )
     else:
         jobs = from_swf(Path(args.workload), site.vos, limit=args.limit)
     jobs, left_out = placeable(jobs, site.vos)

@@ -27,4 +27,4 @@ def test_validate_accepts_a_good_file(site_file, capsys):
 def test_validate_reports_a_template_variable_the_vo_lacks(site_file, capsys):
     site_file.write_text(SITE.replace("vars: {qmaster: qmaster.example}", "vars: {}"))
     assert main(["validate", str(site_file)]) == EXIT_CONFIG
-    assert "'dict object' has no attribute 'qmaster'" in capsys.readouterr().err
+    assert "template sge needs qmaster in context.vars of VO atlas" in capsys.readouterr().err
