@@ -387,6 +387,34 @@ class MetricsConfig(_Strict):
         return listen
 
 
+class ReservationsConfig(_Strict):
+    """Advance reservations (docs/reservations.md): how far ahead their nodes are booted.
+
+    A reservation's nodes are booted from ``start - lead``, where lead is the provider's
+    boot-to-ready time (the p95 of the ledger's history, ``boot_estimate_s`` until there
+    is one) plus ``register_s`` plus ``margin_s``."""
+
+    # boot-to-ready seconds per provider before the ledger has any history
+    boot_estimate_s: dict[str, Annotated[int, Field(ge=0)]] = Field(
+        default_factory=lambda: {"libvirt": 300, "ec2": 300}
+    )
+
+    @field_validator("boot_estimate_s")
+    @classmethod
+    def _providers(cls, value: dict[str, int]) -> dict[str, int]:
+        unknown = sorted(set(value) - {"libvirt", "ec2"})
+        if unknown:
+            raise ValueError(f"boot_estimate_s keys are libvirt and ec2, not {', '.join(unknown)}")
+        return {"libvirt": 300, "ec2": 300, **value}
+
+    # seconds from a VM's boot to the LRM listing it
+    register_s: Annotated[int, Field(ge=0)] = 60
+    margin_s: Annotated[int, Field(ge=0)] = 300
+    # before its lead time, a reservation's local room is kept free of new queue boots
+    # for this long, so that idle queue workers on it have time out and leave
+    hold_ahead_s: Annotated[int, Field(ge=0)] = 3600
+
+
 class Site(_Strict):
     """The validated site policy. ``source`` is the file it came from."""
 
@@ -397,6 +425,7 @@ class Site(_Strict):
     ec2: Ec2Config | None = None
     policy: Policy = Field(default_factory=Policy)
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    reservations: ReservationsConfig = Field(default_factory=ReservationsConfig)
     source: str = Field(default="", exclude=True)
 
     @field_validator("vos")

@@ -48,6 +48,7 @@ from elastic.model import (
 )
 from elastic.planning import plan
 from elastic.planning.backoff import BackoffView, BootOutcome, describe, fold, target_of
+from elastic.planning.reservations import describe_reservation, next_state
 from elastic.planning.scale_down import plan_destroys
 from elastic.plausibility import check_reading, running_jobs
 from elastic.providers.base import Provider
@@ -241,6 +242,8 @@ class Engine:
             next_serial=self.ledger.peek_serial(),
             scale_down_ok=scale_down_ok,
             backoffs=backoffs.active,
+            reservations=tuple(self.ledger.reservations()),
+            boot_p95_s=self.ledger.boot_p95_s(),
         )
         for note in notes:
             log.warning("%s", note)
@@ -342,8 +345,24 @@ class Engine:
                 now, "pass", f"{len(result.results)} action(s), {failed} failed", None
             )
         self._in_flight |= {r.action.node_id for r in result.results if r.abandoned}
+        self._advance_reservations(observation, decided, now)
         result.errors += self._publish_heartbeat(observation, now, act_by)
         return result
+
+    def _advance_reservations(self, observation: Observation, decided: Plan, now: float) -> None:
+        """Move each open reservation along its life and record each step as an event;
+        a reservation with nodes at risk says so once per pass, as a warning."""
+        at_risk = {d.vo: d.at_risk for d in decided.decisions if d.at_risk}
+        for reservation in observation.reservations:
+            moved = next_state(reservation, self.site, observation, now)
+            if moved != reservation:
+                message = describe_reservation(moved, now)
+                log.info("reservation %s: %s", moved.id, message)
+                self.ledger.put_reservation(moved, now, message)
+            for short in at_risk.get(reservation.vo, ()):
+                if short.reason.figures.get("reservation") in {reservation.id, reservation.name}:
+                    log.warning("%s of VO %s: %s", reservation.id, reservation.vo, short.words())
+                    self.ledger.event(now, "reservation-at-risk", short.words(), reservation.id)
 
     def _publish_heartbeat(
         self, observation: Observation, now: float, act_by: float

@@ -10,6 +10,7 @@ closed after, so a restart finds every half-done boot or destroy.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +40,17 @@ from sqlalchemy import (
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError
 
-from elastic.model import EXISTING_STATES, BootBackoff, Intent, NodeRecord, NodeState, ProviderKind
+from elastic.model import (
+    EXISTING_STATES,
+    OPEN_RESERVATION_STATES,
+    BootBackoff,
+    Intent,
+    NodeRecord,
+    NodeState,
+    ProviderKind,
+    Reservation,
+    ReservationState,
+)
 
 metadata = MetaData()
 
@@ -120,6 +131,30 @@ marks_table = Table(
 )
 
 
+reservations_table = Table(
+    "reservations",
+    metadata,
+    # "r-<n>" for elastic's own, "<lrm>:<name>" for one read from the LRM
+    Column("id", String(128), primary_key=True),
+    Column("vo", String(64), nullable=False),
+    Column("nodes", Integer, nullable=False),
+    Column("start", Float, nullable=False),
+    Column("end", Float, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("name", String(255), nullable=False, default=""),
+    Column("burst", Integer, nullable=False, default=1),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("ready_at_start", Integer),
+    Column("late_s", Float),
+    Column("lrm_nodes", Text, nullable=False, default=""),  # comma-separated
+)
+
+#: how many of the latest joins per provider the boot-time p95 is taken over
+BOOT_HISTORY = 100
+
+
 def backoff_target(vo: str, provider: ProviderKind, location: str) -> str:
     return f"{vo}|{provider.value}|{location}"
 
@@ -173,6 +208,20 @@ def _record(row: Any) -> NodeRecord:
     values["provider"] = ProviderKind(values["provider"])
     values["state"] = NodeState(values["state"])
     return NodeRecord(**values)
+
+
+def _reservation(row: Any) -> Reservation:
+    values = dict(row._mapping)
+    values["state"] = ReservationState(values["state"])
+    values["burst"] = bool(values["burst"])
+    values["lrm_nodes"] = tuple(n for n in values["lrm_nodes"].split(",") if n)
+    return Reservation(**values)
+
+
+def _p95(values: list[float]) -> float:
+    """The nearest-rank 95th percentile: a value that was really seen."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def database_url(where: str | Path) -> URL:
@@ -346,6 +395,70 @@ class Ledger:
         with self._tx() as tx:
             target = backoff_target(vo, provider, location)
             tx.execute(delete(backoffs_table).where(backoffs_table.c.target == target))
+
+    # -- reservations -------------------------------------------------------------------
+
+    def reservations(self, *, open_only: bool = True) -> list[Reservation]:
+        query = select(reservations_table).order_by(
+            reservations_table.c.start, reservations_table.c.id
+        )
+        if open_only:
+            states = [s.value for s in OPEN_RESERVATION_STATES]
+            query = query.where(reservations_table.c.state.in_(states))
+        with self._tx() as tx:
+            return [_reservation(row) for row in tx.execute(query)]
+
+    def reservation(self, reservation_id: str) -> Reservation | None:
+        where = reservations_table.c.id == reservation_id
+        with self._tx() as tx:
+            row = tx.execute(select(reservations_table).where(where)).first()
+        return _reservation(row) if row is not None else None
+
+    def put_reservation(self, reservation: Reservation, now: float, message: str) -> None:
+        """Write a reservation (new or changed) and its event, in one transaction."""
+        values = dataclasses.asdict(reservation)
+        values["state"] = reservation.state.value
+        values["burst"] = int(reservation.burst)
+        values["lrm_nodes"] = ",".join(reservation.lrm_nodes)
+        where = reservations_table.c.id == reservation.id
+        with self._tx() as tx:
+            if tx.execute(select(reservations_table.c.id).where(where)).first() is None:
+                tx.execute(insert(reservations_table).values(**values))
+            else:
+                tx.execute(update(reservations_table).where(where).values(**values))
+            self._event(tx, now, reservation.id, "reservation", message)
+
+    def next_reservation_id(self) -> str:
+        """A fresh "r-<n>" id; n never repeats on this ledger."""
+        with self._tx() as tx:
+            name = "reservation_serial"
+            where = counters_table.c.name == name
+            row = tx.execute(select(counters_table.c.value).where(where)).first()
+            serial = (int(row[0]) if row is not None else 0) + 1
+            if row is None:
+                tx.execute(insert(counters_table).values(name=name, value=serial))
+            else:
+                tx.execute(update(counters_table).where(where).values(value=serial))
+        return f"r-{serial}"
+
+    def boot_p95_s(self) -> dict[ProviderKind, float]:
+        """Per provider, the p95 of boot-to-ready seconds over its latest joins: from a
+        node's request to the pass that found it in the LRM. Providers with no join yet
+        have no entry (the configured estimate stands in)."""
+        joined = (
+            select(nodes_table.c.provider, (events_table.c.at - nodes_table.c.created_at))
+            .join(events_table, events_table.c.node_id == nodes_table.c.id)
+            .where(events_table.c.kind == "reconcile", events_table.c.message == "joined the LRM")
+            .where(events_table.c.at >= nodes_table.c.created_at)
+            .order_by(events_table.c.id.desc())
+        )
+        durations: dict[ProviderKind, list[float]] = {}
+        with self._tx() as tx:
+            for provider, seconds in tx.execute(joined):
+                kept = durations.setdefault(ProviderKind(provider), [])
+                if len(kept) < BOOT_HISTORY:
+                    kept.append(float(seconds))
+        return {kind: _p95(values) for kind, values in durations.items() if values}
 
     def mark(self, name: str) -> float | None:
         with self._tx() as tx:

@@ -297,6 +297,57 @@ class BootBackoff:
         return now < self.until
 
 
+class ReservationState(StrEnum):
+    """Life of a reservation (Haizea's lease, for a batch site)."""
+
+    REFUSED = "refused"  # admission said no, with the reason; final
+    ACCEPTED = "accepted"  # admitted; nothing to do before start - lead
+    PREPARING = "preparing"  # inside its lead time: its nodes are being booted
+    READY = "ready"  # every node it needs is up in the LRM, before the start
+    ACTIVE = "active"  # between start and end
+    DONE = "done"  # ended; its nodes went back to normal idle handling; final
+    CANCELLED = "cancelled"  # final
+
+
+#: states in which a reservation still holds (or will hold) room
+OPEN_RESERVATION_STATES = frozenset(
+    {
+        ReservationState.ACCEPTED,
+        ReservationState.PREPARING,
+        ReservationState.READY,
+        ReservationState.ACTIVE,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """``nodes`` workers of ``vo``'s flavor, up in the LRM from ``start`` until ``end``.
+
+    Requested through elastic (``source`` "elastic", stored in the ledger) or read from
+    the LRM (``source`` "slurm", "sge": its own name and, for Slurm, the node names it
+    holds). ``burst``: the nodes may go to EC2 when local room cannot be freed in time.
+    """
+
+    id: str
+    vo: str
+    nodes: int
+    start: float
+    end: float
+    source: str = "elastic"
+    name: str = ""
+    burst: bool = True
+    state: ReservationState = ReservationState.ACCEPTED
+    reason: str = ""
+    created_at: float = 0.0
+    #: nodes of the VO up in the LRM at the start (None before the start)
+    ready_at_start: int | None = None
+    #: seconds after the start the last node came up (0: on time; None: not yet)
+    late_s: float | None = None
+    #: the LRM's node names the reservation holds (Slurm), when it names them
+    lrm_nodes: tuple[str, ...] = ()
+
+
 @dataclass(frozen=True)
 class Observation:
     """Everything the planner may know, gathered in one pass.
@@ -317,6 +368,11 @@ class Observation:
     #: may follow it, nothing may be drained or destroyed on it
     scale_down_ok: bool = True
     backoffs: tuple[BootBackoff, ...] = ()
+    #: open reservations, from the ledger and the LRM
+    reservations: tuple[Reservation, ...] = ()
+    #: measured boot-to-ready seconds per provider (p95 of the ledger's history), where
+    #: there is a history; the lead time of a reservation is planned from it
+    boot_p95_s: dict[ProviderKind, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -324,6 +380,8 @@ class Boot(NodeSpec):
     """Create the worker ``id`` for ``vo`` on ``location`` (a host, or an EC2 region)."""
 
     reason: str
+    #: the reservation this node is booted ahead for ("" for the queue's demand)
+    reservation: str = ""
 
     kind = "boot"
 
@@ -406,6 +464,9 @@ class Cause(StrEnum):
     MIN_NODES = "min_nodes"
     SCALE_DOWN_HELD = "scale_down_held"
     TAKES_CLOUD_WORK = "takes_cloud_work"
+    RESERVED = "reserved"
+    # a reservation's node that could not be placed
+    RESERVATION_AT_RISK = "reservation_at_risk"
 
 
 @dataclass(frozen=True)
@@ -446,9 +507,11 @@ class Kept:
 class VoDecision:
     """One line per VO per pass: what the planner saw and why it did what it did.
 
-    ``wanted`` new nodes = booted (local + cloud) + ``reclaimed`` (room freed from another
-    VO's idle workers, booted next pass) + the counts in ``short``; ``covered`` is what
-    booting and idle nodes already hold of ``nodes_needed``.
+    ``wanted`` new nodes = booted (local + cloud) less ``reserved`` + ``reclaimed`` (room
+    freed from another VO's idle workers, booted next pass) + the counts in ``short``;
+    ``covered`` is what booting and idle nodes already hold of ``nodes_needed``.
+    ``reserved`` of the boots are for the VO's reservations (not its queue), and
+    ``at_risk`` says which reservation nodes found no place, and why.
     """
 
     vo: str
@@ -466,6 +529,8 @@ class VoDecision:
     kept: tuple[Kept, ...] = ()
     #: a pass-wide hold (the LRM unread): nothing was decided for this VO
     hold: Reason | None = None
+    reserved: int = 0
+    at_risk: tuple[Short, ...] = ()
 
     @property
     def short_count(self) -> int:
@@ -473,6 +538,9 @@ class VoDecision:
 
     def summary(self) -> str:
         notes = [s.words() for s in self.short]
+        notes += [f"reservation at risk: {s.words()}" for s in self.at_risk]
+        if self.reserved:
+            notes.insert(0, f"{self.reserved} booted for reservations")
         if self.reclaimed:
             notes.insert(0, f"{self.reclaimed} wait for local room freed from idle workers")
         if self.hold is not None:

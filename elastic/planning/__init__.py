@@ -12,16 +12,18 @@ limit that bound and its figures (``reasons.py``):
    retired on a state we could not see);
 2. destroy drained, failed and never-joined nodes that provably run nothing
    (``scale_down``);
-3. per VO, nodes needed by pending runnable jobs, less nodes booting or idle, raised to
-   ``min_nodes`` and capped by ``max_nodes`` (``scale_up.want``); a VO whose boots back
-   off waits;
-4. local hosts by share; what finds no local room may take the room of another VO's idle
+3. boot what reservations inside their lead time lack, before any queue demand, and set
+   local room aside for those about to enter it (``reserve``);
+4. per VO, nodes needed by pending runnable jobs, less nodes booting or idle, raised to
+   its floor (``min_nodes``, or its due reservations) and capped by ``max_nodes``
+   (``scale_up.want``); a VO whose boots back off waits;
+5. local hosts by share; what finds no local room may take the room of another VO's idle
    workers (``reclaim``); the rest goes to EC2 within every limit, once its jobs have
    waited ``cloud_burst_after_s`` and unless running jobs' walltimes free the cores
    sooner than a cloud boot; at most ``max_boots_per_pass`` boots in all;
-5. drain idle cloud workers at once when local room could hold a worker of their VO
+6. drain idle cloud workers at once when local room could hold a worker of their VO
    (``repatriate``): a local boot is free;
-6. drain idle nodes past their timeout that the demand does not need (``scale_down``).
+7. drain idle nodes past their timeout that the demand does not need (``scale_down``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from elastic.planning import reasons
 from elastic.planning.capacity import VoCapacity
 from elastic.planning.reclaim import reclaim_idle
 from elastic.planning.repatriate import repatriate
+from elastic.planning.reserve import place_reserved, set_aside_for_coming
 from elastic.planning.scale_down import overdue_drains, plan_destroys, retire
 from elastic.planning.scale_up import (
     boots_for,
@@ -57,13 +60,15 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     state = PassState.start(view)
     notes: list[str] = []
     destroys = plan_destroys(view.live, site, now) if view.scale_down else []
-    state.taken |= {d.node_id for d in destroys}
-    want(state, view, leaving={d.node_id for d in destroys})
+    leaving = {d.node_id for d in destroys}
+    state.taken |= leaving
+    early = place_reserved(state, view, leaving)
+    set_aside_for_coming(state, view)
+    want(state, view, leaving)
     hold_backed_off(state, view)
     place_local(state, view)
-    early = []
     if observation.local_ok and site.policy.reclaim_idle and view.scale_down:
-        early = reclaim_idle(state, view)
+        early += reclaim_idle(state, view)
     hold_for_unreadable_hosts(state, view)
     if observation.cloud_ok:
         hold_for_local_soon(state, view)
@@ -104,6 +109,8 @@ def _decision(state: PassState, view: View, vo: str, actions: list[Action]) -> V
         reclaimed=state.reclaimed.get(vo, 0),
         short=tuple(state.short.get(vo, ())),
         kept=tuple(state.kept.get(vo, ())),
+        reserved=state.reserved.get(vo, 0),
+        at_risk=tuple(state.at_risk.get(vo, ())),
     )
 
 

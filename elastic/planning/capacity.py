@@ -81,6 +81,10 @@ class Placement:
     cloud: bool
     instance_type: str = ""
     hourly_cost: float = 0.0
+    #: the reservation this node is for; "" for the queue's demand
+    reservation: str = ""
+    #: why: the reservation's words, where it is for one
+    why: str = ""
 
 
 def rooms_of(hosts: Iterable[Host]) -> list[HostRoom]:

@@ -191,3 +191,21 @@ def takes_cloud_work(cloud_node: str) -> Reason:
         f"kept to take the jobs of idle cloud worker {cloud_node}, drained this pass",
         {"cloud_node": cloud_node},
     )
+
+
+def reserved(vo: str, names: list[str], floor: int, alive: int) -> Reason:
+    return Reason(
+        Cause.RESERVED,
+        f"VO {vo} reservation {', '.join(names)} holds {floor} node(s) ({alive} alive)",
+        {"reservations": ",".join(names), "nodes": floor, "alive": alive},
+    )
+
+
+def reservation_at_risk(name: str, start_in_s: float, why: Reason) -> Reason:
+    """A due reservation's node found no place: the binding limit, and how soon it starts."""
+    when = f"starts in {start_in_s:.0f} s" if start_in_s > 0 else "has started"
+    return Reason(
+        Cause.RESERVATION_AT_RISK,
+        f"reservation {name} {when}: {why.text}",
+        {"reservation": name, "start_in": round(start_in_s, 1), "cause": why.cause.value},
+    )

@@ -23,11 +23,11 @@ from elastic.planning.state import PassState, View
 
 
 def spare_idle_local(
-    vo: VoConfig, nodes: Sequence[WorkerNode], nodes_needed: int
+    vo: VoConfig, nodes: Sequence[WorkerNode], nodes_needed: int, floor: int
 ) -> list[WorkerNode]:
-    """The VO's idle local workers beyond its pending demand and ``min_nodes``,
-    longest idle first: the ones it will miss least."""
-    spare = VoCapacity.of(nodes).spare(nodes_needed, vo.min_nodes)
+    """The VO's idle local workers beyond its pending demand and its floor (``min_nodes``
+    or its due reservations), longest idle first: the ones it will miss least."""
+    spare = VoCapacity.of(nodes).spare(nodes_needed, floor)
     if spare <= 0:
         return []
     idle = [n for n in nodes if n.provider is ProviderKind.LIBVIRT and n.idle]
@@ -70,7 +70,7 @@ def reclaim_idle(state: PassState, view: View) -> list[Drain]:
     candidates = [
         n
         for vo in site.vos
-        for n in spare_idle_local(vo, view.nodes(vo.name), view.needed(vo.name))
+        for n in spare_idle_local(vo, view.nodes(vo.name), view.needed(vo.name), view.floor(vo))
     ]
     candidates.sort(key=lambda n: (n.idle_since or 0.0, n.id))
     for node in candidates:

@@ -49,8 +49,8 @@ def repatriate(state: PassState, view: View) -> list[Drain]:
             key=lambda n: (-n.hourly_cost, n.id),
         )
         needed = view.needed(vo.name)
-        limit = VoCapacity.of(mine).spare(needed, vo.min_nodes)
-        spare = spare_idle_local(vo, mine, needed)
+        limit = VoCapacity.of(mine).spare(needed, view.floor(vo))
+        spare = spare_idle_local(vo, mine, needed, view.floor(vo))
         headroom = vo.max_nodes - len(view.nodes(vo.name)) - boots.get(vo.name, 0)
         for cloud in idle_cloud[: max(0, limit)]:
             if state.early_drains_left <= 0:

@@ -95,8 +95,9 @@ def plan_drains(
     recorded in ``state`` with why.
     """
     capacity = VoCapacity.of(nodes)
-    limit = capacity.spare(nodes_needed, vo.min_nodes)
-    by_min = capacity.alive - vo.min_nodes < capacity.upcoming + capacity.idle - nodes_needed
+    floor = state.view.floor(vo)
+    limit = capacity.spare(nodes_needed, floor)
+    by_min = capacity.alive - floor < capacity.upcoming + capacity.idle - nodes_needed
     idle = [n for n in nodes if n.idle]
     idle.sort(key=lambda n: (n.provider is not ProviderKind.EC2, n.idle_since or 0.0, n.id))
     drains: list[Drain] = []
@@ -108,7 +109,7 @@ def plan_drains(
             continue
         if len(drains) >= max(0, limit):
             why = (
-                reasons.min_nodes(vo.name, vo.min_nodes, capacity.alive)
+                state.view.floor_reason(vo, capacity.alive)
                 if by_min
                 else reasons.needed(nodes_needed)
             )

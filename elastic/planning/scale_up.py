@@ -32,11 +32,13 @@ def want(state: PassState, view: View, leaving: set[str]) -> None:
         nodes = view.nodes(vo.name)
         capacity = VoCapacity.of([n for n in nodes if n.id not in leaving])
         needed = view.needed(vo.name)
-        covering = capacity.upcoming + capacity.idle
-        wanted = max(needed - covering, vo.min_nodes - capacity.alive, 0)
+        reserved = state.reserved.get(vo.name, 0)  # booted for reservations this pass
+        covering = capacity.upcoming + capacity.idle + reserved
+        # a reservation's own nodes are place_reserved's: only min_nodes raises the wants
+        wanted = max(needed - covering, vo.min_nodes - capacity.alive - reserved, 0)
         state.want(vo.name, wanted)
         state.covered[vo.name] = min(covering, needed)
-        allowed = max(0, vo.max_nodes - len(nodes))
+        allowed = max(0, vo.max_nodes - len(nodes) - reserved)
         if wanted > allowed:
             state.hold(
                 vo.name, wanted - allowed, reasons.vo_max_nodes(vo.name, vo.max_nodes, len(nodes))
@@ -157,6 +159,7 @@ def boots_for(site: Site, placements: list[Placement], first_serial: int) -> lis
     for offset, placed in enumerate(placements):
         vo = site.vo(placed.vo)
         where = f"EC2 {placed.instance_type}" if placed.cloud else f"local host {placed.location}"
+        why = placed.why or f"pending jobs of {placed.vo} need nodes"
         boots.append(
             Boot(
                 id=node_id(site, placed.vo, first_serial + offset),
@@ -165,9 +168,10 @@ def boots_for(site: Site, placements: list[Placement], first_serial: int) -> lis
                 location=placed.location,
                 cores=vo.flavor.cores,
                 memory_mb=vo.flavor.memory_mb,
-                reason=f"pending jobs of {placed.vo} need nodes; placed on {where}",
+                reason=f"{why}; placed on {where}",
                 instance_type=placed.instance_type,
                 hourly_cost=placed.hourly_cost,
+                reservation=placed.reservation,
             )
         )
     return boots

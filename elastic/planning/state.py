@@ -21,6 +21,7 @@ from elastic.model import (
     Observation,
     ProviderKind,
     Reason,
+    Reservation,
     Short,
     WorkerNode,
 )
@@ -37,6 +38,7 @@ from elastic.planning.capacity import (
     take_worker,
 )
 from elastic.planning.demand import Demand, compute_demand
+from elastic.planning.reservations import reserved_floor
 
 #: a cloud "no" that says the VO cannot use EC2 at all: then the local reason binds
 STRUCTURAL = frozenset(
@@ -55,6 +57,8 @@ class View:
     by_vo: dict[str, list[WorkerNode]]
     demand: Demand
     backoffs: BackoffView
+    #: each VO's due reservations, earliest first (``reservations.reserved_floor``)
+    reserved: dict[str, list[Reservation]] = field(default_factory=dict)
 
     @staticmethod
     def of(observation: Observation, site: Site, now: float) -> View:
@@ -70,6 +74,7 @@ class View:
             by_vo,
             compute_demand(observation.jobs, site),
             BackoffView.of(observation.backoffs, now, site.policy),
+            reserved_floor(site, observation, now),
         )
 
     @property
@@ -81,6 +86,17 @@ class View:
 
     def needed(self, vo: str) -> int:
         return self.demand.by_vo[vo].nodes_needed
+
+    def floor(self, vo: VoConfig) -> int:
+        """The nodes the VO keeps whatever its queue: ``min_nodes``, or more while
+        reservations of it are due."""
+        return max(vo.min_nodes, sum(r.nodes for r in self.reserved.get(vo.name, ())))
+
+    def floor_reason(self, vo: VoConfig, alive: int) -> Reason:
+        due = self.reserved.get(vo.name, ())
+        if sum(r.nodes for r in due) > vo.min_nodes:
+            return reasons.reserved(vo.name, [r.name or r.id for r in due], self.floor(vo), alive)
+        return reasons.min_nodes(vo.name, vo.min_nodes, alive)
 
 
 @dataclass
@@ -112,6 +128,13 @@ class PassState:
     cloud_no: dict[str, Reason] = field(default_factory=dict)
     #: nodes this pass already drains, destroys or keeps for a purpose
     taken: set[str] = field(default_factory=set)
+    #: local room set aside for a VO's coming reservation: host names, one worker each,
+    #: already taken from ``rooms``; only that VO's nodes go there
+    slots: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    #: nodes booted this pass for reservations, per VO
+    reserved: dict[str, int] = field(default_factory=dict)
+    #: reservation nodes that found no place this pass, per VO, with why
+    at_risk: dict[str, list[Short]] = field(default_factory=lambda: defaultdict(list))
 
     @staticmethod
     def start(view: View) -> PassState:
@@ -174,25 +197,37 @@ class PassState:
 
     # -- local ------------------------------------------------------------------------
 
-    def take_local(self, vo: VoConfig) -> Placement | Reason:
-        """Room for one worker of ``vo`` on the best-fitting host, or why there is none."""
+    def take_local(self, vo: VoConfig, reservation: str = "", why: str = "") -> Placement | Reason:
+        """Room for one worker of ``vo`` on the best-fitting host, or why there is none.
+        A node for a ``reservation`` is not one of the queue's wants."""
         if not vo.image.libvirt:
             return reasons.no_local_image(vo.name)
         if not self.site.local.hosts:
             return reasons.no_local_hosts()
         backoffs = self.view.backoffs
+        slots = self.slots.get(vo.name, [])
+        slot = next(
+            (h for h in slots if not backoffs.blocked(vo.name, ProviderKind.LIBVIRT, h)), None
+        )
         usable = [
             r for r in self.rooms if not backoffs.blocked(vo.name, ProviderKind.LIBVIRT, r.name)
         ]
-        room = best_fit(usable, vo.flavor.cores, vo.flavor.memory_mb)
-        if room is None:
+        room = best_fit(usable, vo.flavor.cores, vo.flavor.memory_mb) if slot is None else None
+        if room is None and slot is None:
             return self._no_local_room(vo)
         if self.boots_left <= 0:
             return reasons.boot_budget(self.boots_limit)
-        take_worker([room], vo)
+        if slot is not None:
+            slots.remove(slot)  # its room was taken when it was set aside
+            host = slot
+        else:
+            assert room is not None
+            take_worker([room], vo)
+            host = room.name
         self.boots_left -= 1
-        self.wants[vo.name] -= 1
-        placed = Placement(vo.name, room.name, cloud=False)
+        if not reservation:
+            self.wants[vo.name] -= 1
+        placed = Placement(vo.name, host, False, reservation=reservation, why=why)
         self.placements.append(placed)
         return placed
 
@@ -215,8 +250,9 @@ class PassState:
 
     # -- cloud ------------------------------------------------------------------------
 
-    def take_cloud(self, vo: VoConfig) -> Placement | Reason:
-        """One EC2 worker for ``vo`` within every VO and site limit, or the limit that binds."""
+    def take_cloud(self, vo: VoConfig, reservation: str = "", why: str = "") -> Placement | Reason:
+        """One EC2 worker for ``vo`` within every VO and site limit, or the limit that binds.
+        A node for a ``reservation`` is not one of the queue's wants."""
         ec2 = self.site.ec2
         if not vo.cloud.allowed:
             return reasons.cloud_not_allowed(vo.name)
@@ -257,12 +293,32 @@ class PassState:
         room.vo_nodes[vo.name] -= 1
         room.vo_cost[vo.name] -= price
         self.boots_left -= 1
-        self.wants[vo.name] -= 1
-        placed = Placement(vo.name, ec2.region, True, types[0], price)
+        if not reservation:
+            self.wants[vo.name] -= 1
+        placed = Placement(vo.name, ec2.region, True, types[0], price, reservation, why)
         self.placements.append(placed)
         return placed
 
     # -- scale-down -------------------------------------------------------------------
+
+    def set_aside(self, vo: VoConfig) -> bool:
+        """Take room for one worker of ``vo`` from the free rooms and keep it for that
+        VO alone (``slots``); False when no host has room."""
+        room = best_fit(self.rooms, vo.flavor.cores, vo.flavor.memory_mb)
+        if room is None:
+            return False
+        take_worker([room], vo)
+        self.slots[vo.name].append(room.name)
+        return True
+
+    def risk(self, vo: str, reason: Reason, also: Reason | None = None) -> None:
+        """One node of a due reservation of ``vo`` found no place this pass."""
+        shorts = self.at_risk[vo]
+        for i, short in enumerate(shorts):
+            if (short.reason, short.also) == (reason, also):
+                shorts[i] = Short(short.count + 1, reason, also)
+                return
+        shorts.append(Short(1, reason, also))
 
     def keep(self, node: WorkerNode, reason: Reason) -> None:
         self.kept[node.vo].append(Kept(node.id, reason))

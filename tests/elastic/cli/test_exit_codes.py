@@ -21,6 +21,8 @@ VALID_ARGS = {
     "slurm-resume": ["cloud[1-2]"],
     "slurm-suspend": ["cloud[1-2]"],
     "simulate": ["--workload", "step"],
+    "reserve": ["atlas", "--nodes", "1", "--hours", "1"],
+    "cancel": ["r-1"],
 }
 #: ``demo`` runs the embedded site whatever ``--config`` says
 NO_SITE_FILE = {"demo"}

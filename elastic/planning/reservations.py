@@ -1,0 +1,258 @@
+"""Advance reservations: lead time, when one is due, the floor it sets, admission, status.
+
+Layer: pure (model and config only). A reservation asks for ``nodes`` workers of a VO
+up in the LRM from ``start`` to ``end``. Haizea scheduled the overhead of deploying a
+VM (its image transfer) into the latest slot that still ended before a lease's start;
+elastic stages no images, so the overhead to schedule is the boot itself: a
+reservation is *due* from ``start - lead``, lead being the provider's measured
+boot-to-ready time plus the LRM's registration and a margin. While due, the
+reservation raises the VO's floor (as ``min_nodes`` does), so its nodes are booted
+ahead and kept until the end; after the end they are ordinary idle workers again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from elastic.config import Site, VoConfig
+from elastic.model import (
+    OPEN_RESERVATION_STATES,
+    NodeState,
+    Observation,
+    ProviderKind,
+    Reservation,
+    ReservationState,
+    WorkerNode,
+)
+
+
+def lead_s(site: Site, boot_p95_s: dict[ProviderKind, float], provider: ProviderKind) -> float:
+    """Seconds before a start at which a node of ``provider`` must be asked for."""
+    measured = boot_p95_s.get(provider)
+    config = site.reservations
+    boot = measured if measured is not None else config.boot_estimate_s.get(provider.value, 300)
+    return boot + config.register_s + config.margin_s
+
+
+def reservation_lead_s(
+    site: Site, boot_p95_s: dict[ProviderKind, float], reservation: Reservation
+) -> float:
+    """The lead of the slowest provider the reservation may use: local first, EC2 when
+    it may burst."""
+    providers = [ProviderKind.LIBVIRT]
+    if reservation.burst and site.ec2 is not None:
+        providers.append(ProviderKind.EC2)
+    return max(lead_s(site, boot_p95_s, p) for p in providers)
+
+
+def is_due(site: Site, observation: Observation, reservation: Reservation, now: float) -> bool:
+    """Inside its lead time or running: its nodes are booted and kept."""
+    if reservation.state not in OPEN_RESERVATION_STATES or now >= reservation.end:
+        return False
+    return now >= reservation.start - reservation_lead_s(site, observation.boot_p95_s, reservation)
+
+
+def is_held(site: Site, observation: Observation, reservation: Reservation, now: float) -> bool:
+    """Before its lead time, within ``hold_ahead_s`` of it: its local room is kept free of
+    new queue boots, so that idle workers on it time out and leave in time."""
+    if reservation.state not in OPEN_RESERVATION_STATES or is_due(
+        site, observation, reservation, now
+    ):
+        return False
+    due_at = reservation.start - reservation_lead_s(site, observation.boot_p95_s, reservation)
+    return now >= due_at - site.reservations.hold_ahead_s
+
+
+def reserved_floor(
+    site: Site, observation: Observation, now: float
+) -> dict[str, list[Reservation]]:
+    """The due reservations of each VO, earliest start first."""
+    due: dict[str, list[Reservation]] = {}
+    for r in sorted(observation.reservations, key=lambda r: (r.start, r.id)):
+        if is_due(site, observation, r, now):
+            due.setdefault(r.vo, []).append(r)
+    return due
+
+
+# -- admission ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a requested reservation is accepted, and in words why (with the figures)."""
+
+    accepted: bool
+    reason: str
+    local_nodes: int = 0
+    cloud_nodes: int = 0
+
+
+def overlapping(request: Reservation, others: Iterable[Reservation]) -> list[Reservation]:
+    return [
+        r
+        for r in others
+        if r.id != request.id
+        and r.state in OPEN_RESERVATION_STATES
+        and r.start < request.end
+        and request.start < r.end
+    ]
+
+
+def _local_slots(site: Site, vo: VoConfig, taken: Sequence[tuple[VoConfig, int]]) -> int:
+    """Workers of ``vo`` that the configured hosts hold once ``taken`` (other
+    reservations' VOs and node counts) are packed first. Best-effort workers can be
+    drained ahead of a start, so a host's whole size counts, not what is free now."""
+    rooms = [
+        [h.cores - h.reserved_cores, h.memory_mb - h.reserved_memory_mb] for h in site.local.hosts
+    ]
+
+    def place(flavor_vo: VoConfig) -> bool:
+        cores, memory = flavor_vo.flavor.cores, flavor_vo.flavor.memory_mb
+        fitting = [r for r in rooms if r[0] >= cores and r[1] >= memory]
+        if not fitting:
+            return False
+        best = min(fitting, key=lambda r: (r[0] - cores, r[1] - memory))
+        best[0] -= cores
+        best[1] -= memory
+        return True
+
+    for other_vo, count in taken:
+        if other_vo.image.libvirt:
+            for _ in range(count):
+                if not place(other_vo):
+                    break
+    slots = 0
+    while vo.image.libvirt and place(vo):
+        slots += 1
+    return slots
+
+
+def admit(request: Reservation, others: Iterable[Reservation], site: Site) -> Admission:
+    """Accept a reservation only if its nodes fit over its whole window, with every
+    other open reservation it overlaps: the VO's ``max_nodes``, the local hosts' room
+    (the configured sizes), then, where it may burst, the VO's and the site's cloud
+    node limits and budgets for the rest."""
+    vo = site.vo(request.vo)
+    if request.end <= request.start:
+        return Admission(False, "the end must come after the start")
+    if request.nodes < 1:
+        return Admission(False, "a reservation needs at least one node")
+    overlap = overlapping(request, others)
+    same_vo = sum(r.nodes for r in overlap if r.vo == vo.name)
+    if same_vo + request.nodes > vo.max_nodes:
+        return Admission(
+            False,
+            f"VO {vo.name} max_nodes {vo.max_nodes}: {same_vo} node(s) already reserved "
+            f"over that window, {request.nodes} asked",
+        )
+    taken = [(site.vo(r.vo), r.nodes) for r in sorted(overlap, key=lambda r: (r.start, r.id))]
+    local = min(request.nodes, _local_slots(site, vo, taken))
+    rest = request.nodes - local
+    if rest == 0:
+        return Admission(True, f"{local} node(s) on local hosts", local, 0)
+    room = f"local hosts hold {local} of {request.nodes} worker(s) of {vo.name}'s flavor"
+    if not request.burst:
+        return Admission(False, f"{room} over that window, and it may not burst to EC2")
+    cloud_no = _cloud_refusal(site, vo, rest, overlap)
+    if cloud_no:
+        return Admission(False, f"{room}; the other {rest} cannot go to EC2: {cloud_no}")
+    return Admission(True, f"{local} node(s) local, {rest} on EC2", local, rest)
+
+
+def _cloud_refusal(site: Site, vo: VoConfig, count: int, overlap: list[Reservation]) -> str:
+    ec2 = site.ec2
+    if not vo.cloud.allowed:
+        return f"VO {vo.name} cloud.allowed is false"
+    if ec2 is None or not vo.image.ec2:
+        return "no EC2 section" if ec2 is None else f"VO {vo.name} has no EC2 image"
+    types = ec2.instance_types.get(vo.name, [])
+    if not types or types[0] not in ec2.prices:
+        return f"VO {vo.name} has no priced instance type"
+    price = ec2.prices[types[0]]
+    # overlapping reservations are counted as if all of theirs went to EC2: the worst case
+    vo_reserved = sum(r.nodes for r in overlap if r.vo == vo.name)
+    site_reserved = sum(r.nodes for r in overlap)
+    if vo_reserved + count > vo.cloud.max_nodes:
+        return f"VO {vo.name} cloud.max_nodes {vo.cloud.max_nodes} ({vo_reserved} reserved)"
+    if site_reserved + count > ec2.max_instances:
+        return f"ec2.max_instances {ec2.max_instances} ({site_reserved} reserved)"
+    cost = count * price
+    if cost > vo.cloud.max_hourly_cost + 1e-9:
+        return (
+            f"VO {vo.name} cloud budget ${vo.cloud.max_hourly_cost:.2f}/h < "
+            f"${cost:.2f}/h for {count} x {types[0]}"
+        )
+    if cost > ec2.max_hourly_cost + 1e-9:
+        return f"site cloud budget ${ec2.max_hourly_cost:.2f}/h < ${cost:.2f}/h"
+    return ""
+
+
+# -- status -----------------------------------------------------------------------------
+
+
+def up_nodes(nodes: Iterable[WorkerNode], vo: str) -> int:
+    """The VO's nodes the LRM shows up (ready, whatever they run)."""
+    return sum(1 for n in nodes if n.vo == vo and n.state is NodeState.READY)
+
+
+def next_state(
+    reservation: Reservation,
+    site: Site,
+    observation: Observation,
+    now: float,
+) -> Reservation:
+    """The reservation as this pass finds it: preparing inside its lead, ready when all
+    its nodes are up, active from the start, done at the end; at the start it records
+    how many of its nodes were up, and when all were, how late."""
+    r = reservation
+    if r.state not in OPEN_RESERVATION_STATES:
+        return r
+    if now >= r.end:
+        return replace(r, state=ReservationState.DONE)
+    up = up_nodes(observation.nodes, r.vo)
+    # the VO's nodes serve its reservations earliest first
+    ahead = sum(
+        o.nodes
+        for o in observation.reservations
+        if o.vo == r.vo
+        and o.id != r.id
+        and (o.start, o.id) < (r.start, r.id)
+        and o.state in OPEN_RESERVATION_STATES
+        and now < o.end
+    )
+    mine_up = max(0, min(r.nodes, up - ahead))
+    if now >= r.start:
+        ready = r.ready_at_start if r.ready_at_start is not None else mine_up
+        late = r.late_s
+        if late is None and mine_up >= r.nodes:
+            late = max(0.0, now - r.start) if r.state is not ReservationState.READY else 0.0
+        return replace(r, state=ReservationState.ACTIVE, ready_at_start=ready, late_s=late)
+    if not is_due(site, observation, r, now):
+        return r
+    if mine_up >= r.nodes:
+        return replace(r, state=ReservationState.READY)
+    return replace(r, state=ReservationState.PREPARING)
+
+
+def utc(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def describe_reservation(r: Reservation, now: float) -> str:
+    """The reservation's state in words, with the figures an admin checks."""
+    what = f"{r.nodes} node(s) of {r.vo} from {utc(r.start)} to {utc(r.end)}"
+    if r.state is ReservationState.PREPARING:
+        return f"preparing: booting {what} ({r.start - now:.0f} s before the start)"
+    if r.state is ReservationState.READY:
+        return f"ready: {what}, all up {r.start - now:.0f} s before the start"
+    if r.state is ReservationState.ACTIVE:
+        up = f"{r.ready_at_start} of {r.nodes} node(s) up at the start"
+        if r.late_s is None:
+            return f"active: {what}; {up}, the rest still coming"
+        timing = "on time" if r.late_s == 0 else f"the last {r.late_s:.0f} s late"
+        return f"active: {what}; {up}, {timing}"
+    if r.state is ReservationState.DONE:
+        return f"done: {what}; its nodes are ordinary idle workers again"
+    return f"{r.state.value}: {what}" + (f" ({r.reason})" if r.reason else "")

@@ -1,0 +1,161 @@
+"""Reservations in the plan (issue 14): booted ahead by the lead time, kept to the end,
+room set aside before, other VOs' idle workers drained for room, the rest at risk."""
+
+from __future__ import annotations
+
+from elastic.model import (
+    Cause,
+    Host,
+    LrmNodeState,
+    Observation,
+    ProviderKind,
+    Reservation,
+    ReservationState,
+)
+from elastic.planning import plan
+from elastic.planning.reservations import lead_s, next_state
+from tests.factories import host, jobs, make_site, node, with_atlas
+
+LOCAL, EC2 = ProviderKind.LIBVIRT, ProviderKind.EC2
+NOW = 100_000.0
+LEAD = 300 + 60 + 300  # the default boot estimate, registration and margin
+
+
+def booking(nodes: int = 2, start_in: float = 600, hours: float = 2, **kw) -> Reservation:
+    start = NOW + start_in
+    return Reservation("r-1", "atlas", nodes, start, start + hours * 3600, **kw)
+
+
+def observe(reservations=(), job_list=(), nodes=(), hosts=None, **kw) -> Observation:
+    return Observation(
+        jobs=tuple(job_list),
+        nodes=tuple(nodes),
+        hosts=tuple(hosts if hosts is not None else (host(),)),
+        reservations=tuple(reservations),
+        **kw,
+    )
+
+
+def decision(p, vo: str = "atlas"):
+    return next(d for d in p.decisions if d.vo == vo)
+
+
+def test_nodes_are_booted_at_start_minus_the_lead_and_not_before():
+    site = make_site()
+    early = plan(observe([booking(start_in=LEAD + 30)]), site, NOW)
+    assert early.boots == ()
+    p = plan(observe([booking(start_in=LEAD - 30)]), site, NOW)
+    assert [(b.provider, b.reservation) for b in p.boots] == [(LOCAL, "r-1")] * 2
+    assert all("reservation r-1 of atlas" in b.reason for b in p.boots)
+    d = decision(p)
+    assert (d.reserved, d.wanted, d.short) == (2, 0, ())
+    assert "2 booted for reservations" in d.summary()
+
+
+def test_the_lead_follows_the_measured_boot_time():
+    site = make_site()
+    assert lead_s(site, {}, LOCAL) == LEAD
+    measured = {LOCAL: 1200.0}
+    assert lead_s(site, measured, LOCAL) == 1200 + 60 + 300
+    booked = booking(start_in=LEAD + 600, burst=False)
+    assert plan(observe([booked]), site, NOW).boots == ()
+    slow = plan(observe([booked], boot_p95_s=measured), site, NOW)
+    assert len(slow.boots) == 2  # a slower history starts the boots earlier
+
+
+def test_reserved_nodes_are_kept_idle_until_the_end_then_retired():
+    site = make_site()
+    booked = booking(start_in=-3600, hours=2, state=ReservationState.ACTIVE)
+    idle = [node(f"n{i}", idle_since=NOW - 5000) for i in range(2)]  # past the timeout
+    during = plan(observe([booked], nodes=idle), site, NOW)
+    assert during.drains == () and during.boots == ()
+    kept = decision(during).kept
+    assert {k.reason.cause for k in kept} == {Cause.RESERVED}
+    assert kept[0].reason.figures["nodes"] == 2
+    after = plan(observe([booked], nodes=idle), site, booked.end + 1)
+    assert {d.node_id for d in after.drains} == {"n0", "n1"}
+
+
+def test_alive_nodes_of_the_vo_count_and_queue_demand_is_not_booted_twice():
+    site = make_site()
+    busy = node("n0", lrm=LrmNodeState.BUSY, running=1)
+    p = plan(observe([booking(nodes=3, start_in=60)], jobs("atlas", 2), [busy]), site, NOW)
+    # 3 reserved, 1 alive: 2 boots; the 2 pending jobs find them, no third boot
+    assert len(p.boots) == 2 and {b.reservation for b in p.boots} == {"r-1"}
+    assert decision(p).wanted == 0
+
+
+def test_room_is_set_aside_before_the_lead_for_that_vo_alone():
+    site = make_site(policy={"cloud_burst_after_s": 0})
+    coming = booking(nodes=2, start_in=LEAD + 1800)  # within hold_ahead_s (3600) of its lead
+    one_room = [Host("hv1", 16, 64000, 8, 16000)]  # room for two 4-core workers
+    p = plan(observe([coming], jobs("cms", 2), hosts=one_room), site, NOW)
+    assert [b.provider for b in p.boots] == [EC2, EC2]  # cms goes to the cloud
+    own = plan(observe([coming], jobs("atlas", 2), hosts=one_room), site, NOW)
+    assert [b.provider for b in own.boots] == [LOCAL, LOCAL]  # atlas may use its room
+    before = plan(
+        observe([booking(start_in=LEAD + 9000)], jobs("cms", 2), hosts=one_room), site, NOW
+    )
+    assert [b.provider for b in before.boots] == [LOCAL, LOCAL]  # too early to hold
+
+
+def test_without_local_room_it_bursts_or_is_at_risk_with_the_binding_limit():
+    full = [Host("hv1", 16, 64000, 0, 0)]
+    site = make_site()
+    burst = plan(observe([booking(start_in=60)], hosts=full), site, NOW)
+    assert [(b.provider, b.reservation) for b in burst.boots] == [(EC2, "r-1")] * 2
+    local_only = plan(observe([booking(start_in=60, burst=False)], hosts=full), site, NOW)
+    assert local_only.boots == ()
+    (risk,) = decision(local_only).at_risk
+    assert risk.count == 2 and risk.reason.cause is Cause.RESERVATION_AT_RISK
+    assert risk.reason.figures["cause"] == "no_local_room"
+    assert "reservation r-1 starts in 60 s" in risk.reason.text
+
+
+def test_an_idle_worker_of_another_vo_is_drained_for_the_room_never_a_busy_one():
+    site = make_site()
+    full = [Host("hv1", 16, 64000, 0, 0)]
+    cms_idle = node("c-idle", "cms", idle_since=NOW - 10)
+    cms_busy = node("c-busy", "cms", lrm=LrmNodeState.BUSY, running=1)
+    booked = booking(nodes=2, start_in=60, burst=False)
+    p = plan(observe([booked], nodes=[cms_idle, cms_busy], hosts=full), site, NOW)
+    assert [d.node_id for d in p.drains] == ["c-idle"]
+    assert "reservation r-1 of atlas" in p.drains[0].reason
+    (risk,) = decision(p).at_risk  # the second node: no other idle worker to drain
+    assert risk.count == 1
+
+
+def test_max_nodes_puts_a_reservation_at_risk():
+    site = with_atlas({"max_nodes": 1})
+    p = plan(observe([booking(nodes=2, start_in=60)]), site, NOW)
+    assert len(p.boots) == 1
+    (risk,) = decision(p).at_risk
+    assert risk.reason.figures["cause"] == "vo_max_nodes"
+
+
+def test_a_failed_reservation_state_is_not_planned():
+    site = make_site()
+    done = booking(start_in=60, state=ReservationState.CANCELLED)
+    assert plan(observe([done]), site, NOW).boots == ()
+
+
+def test_states_move_with_time_and_nodes():
+    site = make_site()
+    r = booking(nodes=2, start_in=LEAD + 60)
+    assert next_state(r, site, observe([r]), NOW).state is ReservationState.ACCEPTED
+    inside = NOW + 120
+    assert next_state(r, site, observe([r]), inside).state is ReservationState.PREPARING
+    up = [node(f"n{i}", lrm=LrmNodeState.IDLE) for i in range(2)]
+    ready = next_state(r, site, observe([r], nodes=up), inside)
+    assert ready.state is ReservationState.READY
+    active = next_state(ready, site, observe([ready], nodes=up), r.start + 5)
+    assert (active.state, active.ready_at_start, active.late_s) == (
+        ReservationState.ACTIVE,
+        2,
+        0.0,
+    )
+    late = next_state(r, site, observe([r], nodes=up[:1]), r.start + 5)
+    assert (late.ready_at_start, late.late_s) == (1, None)
+    caught_up = next_state(late, site, observe([late], nodes=up), r.start + 90)
+    assert (caught_up.ready_at_start, caught_up.late_s) == (1, 90.0)
+    assert next_state(active, site, observe([active]), r.end).state is ReservationState.DONE
