@@ -124,11 +124,35 @@ class LrmNode:
 
 
 @dataclass(frozen=True)
+class LrmReservation:
+    """An advance reservation as the LRM reports it (Slurm ``scontrol show reservation``,
+    SGE ``qrstat``, PBS ``pbs_rstat``): who may use it, when, and what it holds. Times
+    are epoch seconds; ``nodes`` are expanded host names where the LRM names them."""
+
+    name: str
+    start: float
+    end: float
+    nodes: tuple[str, ...] = ()
+    node_count: int = 0
+    #: cores (SGE slots, PBS ncpus) when the LRM counts those rather than nodes
+    cores: int = 0
+    users: tuple[str, ...] = ()
+    accounts: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+    partition: str = ""
+    #: the LRM's own word (Slurm ACTIVE/INACTIVE, SGE r/w, PBS RESV_CONFIRMED ...)
+    state: str = ""
+    flags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class QueueSnapshot:
     """One consistent read of an LRM: what waits and where things run."""
 
     jobs: tuple[Job, ...] = ()
     nodes: tuple[LrmNode, ...] = ()
+    #: the LRM's advance reservations (empty where the adapter does not read them)
+    reservations: tuple[LrmReservation, ...] = ()
 
     def node(self, name: str) -> LrmNode | None:
         for node in self.nodes:
