@@ -32,7 +32,9 @@ from elastic.config import Site
 from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, abandoned_calls, run_all
 from elastic.ledger import Ledger
+from elastic.lrm_reservations import sync
 from elastic.model import (
+    OPEN_RESERVATION_STATES,
     Boot,
     Destroy,
     Host,
@@ -232,6 +234,18 @@ class Engine:
         cloud = observed.inventories.get(ProviderKind.EC2, Inventory(ProviderKind.EC2))
         backoffs = BackoffView.of(self.ledger.backoffs(), now, self.site.policy)
         notes += [describe(b, now, self.site.policy) for b in backoffs.active]
+        fresh = observed.snapshot.reservations if observed.snapshot is not None else None
+        synced = sync(self.site.lrm.kind, fresh, self.ledger.reservations(), self.site.vos, now)
+        if record:
+            for changed, message in synced.writes:
+                log.info("reservation %s: %s", changed.id, message)
+                self.ledger.put_reservation(changed, now, message)
+        if synced.unmatched:  # a maintenance reservation, say: not elastic's to prepare
+            log.info(
+                "LRM reservations no VO's match rule fits (users, accounts, groups), left "
+                "to the LRM: %s",
+                ", ".join(synced.unmatched),
+            )
         observation = Observation(
             jobs=snapshot.jobs if snapshot else (),
             nodes=result.workers,
@@ -242,7 +256,9 @@ class Engine:
             next_serial=self.ledger.peek_serial(),
             scale_down_ok=scale_down_ok,
             backoffs=backoffs.active,
-            reservations=tuple(self.ledger.reservations()),
+            reservations=tuple(
+                r for r in synced.reservations if r.state in OPEN_RESERVATION_STATES
+            ),
             boot_p95_s=self.ledger.boot_p95_s(),
         )
         for note in notes:

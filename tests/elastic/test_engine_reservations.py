@@ -1,0 +1,102 @@
+"""Reservations through whole passes (issue 14): booted ahead of the start by the lead,
+ready and on time, kept idle to the end, then ordinary idle workers; one read from the
+LRM is taken in and cancelled when the LRM drops it, never when the LRM is unread."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from elastic.model import (
+    LrmReservation,
+    NodeState,
+    QueueSnapshot,
+    Reservation,
+    ReservationState,
+)
+from lrm_adapters.base import LRMError
+from lrm_adapters.replay import ReplayAdapter
+from tests.factories import BASE_SITE, make_site
+from tests.fakes import fake_providers
+from tests.worlds import Clock, replay_engine, replay_lrm
+
+LEAD = 300 + 60 + 300
+
+
+def world(tmp_path: Path):
+    site = make_site(
+        site={"name": "t", "state": str(tmp_path / "ledger.db")},
+        policy={"idle_timeout_local_s": 600},
+    )
+    clock = Clock()
+    engine = replay_engine(site, tmp_path, [], fake_providers(site), clock)
+    return engine, clock
+
+
+def reservation_states(engine) -> dict[str, ReservationState]:
+    return {r.id: r.state for r in engine.ledger.reservations(open_only=False)}
+
+
+def test_a_reservation_is_ready_on_time_kept_to_its_end_then_released(tmp_path):
+    engine, clock = world(tmp_path)
+    start = clock.now + LEAD + 120
+    booked = Reservation("r-1", "atlas", 2, start, start + 3600, created_at=clock.now)
+    engine.ledger.put_reservation(booked, clock.now, "accepted")
+    assert engine.run_pass().plan.boots == ()  # not yet inside its lead
+    clock.now += 150
+    first = engine.run_pass()
+    assert [b.reservation for b in first.plan.boots] == ["r-1", "r-1"]
+    assert reservation_states(engine)["r-1"] is ReservationState.PREPARING
+    clock.now += 60
+    engine.run_pass()  # the nodes joined the (replayed) LRM
+    assert {n.state for n in engine.ledger.nodes()} == {NodeState.READY}
+    assert reservation_states(engine)["r-1"] is ReservationState.READY
+    clock.now = start + 1
+    engine.run_pass()
+    (active,) = engine.ledger.reservations()
+    assert (active.state, active.ready_at_start, active.late_s) == (ReservationState.ACTIVE, 2, 0.0)
+    clock.now = start + 3000  # idle far past idle_timeout_local_s: kept, it is reserved
+    assert engine.run_pass().plan.drains == ()
+    clock.now = start + 3601
+    released = engine.run_pass()
+    assert reservation_states(engine)["r-1"] is ReservationState.DONE
+    assert len(released.plan.drains) == 2  # ordinary idle workers past their timeout
+    messages = [e.message for e in engine.ledger.events(node_id="r-1")]
+    assert messages[0] == "accepted" and messages[-1].startswith("done: ")
+    assert any(m.startswith("ready: ") for m in messages)
+
+
+class WithReservation(ReplayAdapter):
+    reservations: tuple[LrmReservation, ...] = ()
+    broken = False
+
+    def snapshot(self) -> QueueSnapshot:
+        if self.broken:
+            raise LRMError("scontrol failed", ["scontrol", "show", "reservation"], 1, "down")
+        return replace(super().snapshot(), reservations=self.reservations)
+
+
+def test_a_reservation_read_from_the_lrm_is_prepared_and_cancelled_when_dropped(tmp_path):
+    engine, clock = world(tmp_path)
+    lrm = replay_lrm(engine.site, tmp_path / "jobs.yaml", clock, WithReservation)
+    start = clock.now + 120
+    lrm.reservations = (
+        LrmReservation("maint", start, start + 600, node_count=4, users=("root",)),
+        LrmReservation("physics", start, start + 3600, node_count=2, accounts=("atlas",)),
+    )
+    engine.lrm = lrm
+    engine.site = make_site(
+        site={"name": "t", "state": str(tmp_path / "ledger.db")},
+        vos=[{**v, "match": {"account": [v["name"]]}} for v in BASE_SITE["vos"]],
+    )
+    result = engine.run_pass()
+    assert [b.reservation for b in result.plan.boots] == ["sge:physics"] * 2
+    assert set(reservation_states(engine)) == {"sge:physics"}  # maint: no VO of ours
+    lrm.broken = True
+    clock.now += 60
+    engine.run_pass()
+    assert reservation_states(engine)["sge:physics"] is not ReservationState.CANCELLED
+    lrm.broken, lrm.reservations = False, ()
+    clock.now += 60
+    engine.run_pass()
+    assert reservation_states(engine)["sge:physics"] is ReservationState.CANCELLED
