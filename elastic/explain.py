@@ -16,6 +16,7 @@ from typing import Any
 from elastic.config import Site
 from elastic.model import Action, Job, NodeState, Observation, Plan, VoDecision
 from elastic.planning.capacity import UPCOMING_STATES
+from elastic.planning.reservations import describe_reservation
 from elastic.report import decision_json
 from elastic.vomatch import match_vo
 
@@ -35,6 +36,8 @@ class VoExplanation:
     nodes: dict[str, int]  # booting / idle / busy / leaving -> count
     not_demand: dict[str, int]  # why pending jobs are not demand -> instances
     actions: tuple[Action, ...]
+    #: the VO's open reservations, in words (state, window, nodes)
+    reservations: tuple[str, ...] = ()
 
     def lines(self) -> list[str]:
         d = self.decision
@@ -56,6 +59,12 @@ class VoExplanation:
         )
         for short in d.short:
             out += _wrap(f"- {short.words()}", "    ")
+        for line in self.reservations:
+            out += _wrap(f"reservation {line}", "  ")
+        if d.reserved:
+            out.append(f"  of the boots, {d.reserved} for reservations (not queue demand)")
+        for short in d.at_risk:
+            out += _wrap(f"- reservation node(s) at risk: {short.words()}", "    ")
         grouped: dict[tuple[str, str], list[str]] = {}
         for action in self.actions:
             grouped.setdefault((action.kind, action.reason), []).append(action.node_id)
@@ -76,6 +85,7 @@ class VoExplanation:
             "shapes": self.shapes,
             "nodes": self.nodes,
             "not_demand": self.not_demand,
+            "reservations": list(self.reservations),
             "actions": [
                 {"kind": a.kind, "node": a.node_id, "reason": a.reason} for a in self.actions
             ],
@@ -124,7 +134,9 @@ def _wrap(text: str, indent: str) -> list[str]:
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent + "  ", initial_indent=indent)
 
 
-def explain_vo(vo: str, observation: Observation, decided: Plan, site: Site) -> VoExplanation:
+def explain_vo(
+    vo: str, observation: Observation, decided: Plan, site: Site, now: float
+) -> VoExplanation:
     config = site.vo(vo)
     decision = next(d for d in decided.decisions if d.vo == vo)
     shapes: Counter[str] = Counter()
@@ -152,7 +164,14 @@ def explain_vo(vo: str, observation: Observation, decided: Plan, site: Site) -> 
             nodes[node.state.value] += 1
     flavor = f"{config.flavor.cores} cores/{config.flavor.memory_mb} MB"
     actions = tuple(a for a in decided.actions if a.vo == vo)
-    return VoExplanation(vo, decision, flavor, dict(shapes), dict(nodes), dict(not_demand), actions)
+    booked = tuple(
+        f"{r.name or r.id} [{r.source}]: {describe_reservation(r, now)}"
+        for r in observation.reservations
+        if r.vo == vo
+    )
+    return VoExplanation(
+        vo, decision, flavor, dict(shapes), dict(nodes), dict(not_demand), actions, booked
+    )
 
 
 def _too_big(decided: Plan) -> dict[str, str]:
@@ -168,7 +187,9 @@ def _not_demand(job: Job, too_big: dict[str, str]) -> str | None:
     return f"too big: {too_big[job.id]}" if job.id in too_big else None
 
 
-def explain_job(job_id: str, observation: Observation, decided: Plan, site: Site) -> JobExplanation:
+def explain_job(
+    job_id: str, observation: Observation, decided: Plan, site: Site, now: float
+) -> JobExplanation:
     job = next((j for j in observation.jobs if j.id == job_id), None)
     if job is None:
         return JobExplanation(job_id, found=False)
@@ -182,5 +203,5 @@ def explain_job(job_id: str, observation: Observation, decided: Plan, site: Site
         why = "it maps to no VO, so no VO's workers can run it"
         return JobExplanation(job_id, True, None, rule, False, why, None, attributes)
     why = "it is running already" if job.running else _not_demand(job, _too_big(decided)) or ""
-    vo_explanation = explain_vo(vo, observation, decided, site)
+    vo_explanation = explain_vo(vo, observation, decided, site, now)
     return JobExplanation(job_id, True, vo, rule, not why, why, vo_explanation, attributes)

@@ -63,8 +63,10 @@ def short_json(short: Short) -> dict[str, Any]:
 
 
 def decision_json(decision: VoDecision) -> dict[str, Any]:
-    data = {k: v for k, v in vars(decision).items() if k not in {"short", "kept", "hold"}}
+    skip = {"short", "kept", "hold", "at_risk"}
+    data = {k: v for k, v in vars(decision).items() if k not in skip}
     data["short"] = [short_json(s) for s in decision.short]
+    data["at_risk"] = [short_json(s) for s in decision.at_risk]
     data["kept"] = [{"node": k.node_id, **reason_json(k.reason)} for k in decision.kept]
     data["hold"] = reason_json(decision.hold) if decision.hold is not None else None
     return data

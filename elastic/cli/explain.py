@@ -24,17 +24,19 @@ def cmd_explain(args: argparse.Namespace) -> int:
         print(f"no VO named {args.vo} in {site.source} (VOs: {', '.join(names)})", file=sys.stderr)
         return EXIT_CONFIG
     with table_on_stdout():  # the explanation says what the plan's log lines would
-        result = build_engine(site).run_pass(dry_run=True)
+        engine = build_engine(site)
+        now = engine.clock()
+        result = engine.run_pass(dry_run=True)
     observation, decided = result.observation, result.plan
     data: list[dict[str, object]] = []
     lines: list[str] = [f"error: {e}" for e in result.errors]
     if args.job is not None:
-        job = explain_job(args.job, observation, decided, site)
+        job = explain_job(args.job, observation, decided, site, now)
         data.append(job.json())
         lines += job.lines()
     else:
         for name in [args.vo] if args.vo else names:
-            vo = explain_vo(name, observation, decided, site)
+            vo = explain_vo(name, observation, decided, site, now)
             data.append(vo.json())
             lines += [*vo.lines(), ""]
     lines += [f"note: {n}" for n in decided.notes]

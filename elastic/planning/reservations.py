@@ -243,10 +243,15 @@ def utc(epoch: float) -> str:
 def describe_reservation(r: Reservation, now: float) -> str:
     """The reservation's state in words, with the figures an admin checks."""
     what = f"{r.nodes} node(s) of {r.vo} from {utc(r.start)} to {utc(r.end)}"
+    when = (
+        f"{r.start - now:.0f} s before the start"
+        if now <= r.start
+        else f"{now - r.start:.0f} s after the start"
+    )
     if r.state is ReservationState.PREPARING:
-        return f"preparing: booting {what} ({r.start - now:.0f} s before the start)"
+        return f"preparing: booting {what} ({when})"
     if r.state is ReservationState.READY:
-        return f"ready: {what}, all up {r.start - now:.0f} s before the start"
+        return f"ready: {what}, all up {when}"
     if r.state is ReservationState.ACTIVE:
         up = f"{r.ready_at_start} of {r.nodes} node(s) up at the start"
         if r.late_s is None:

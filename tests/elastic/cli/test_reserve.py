@@ -123,3 +123,32 @@ def test_list_json_and_cancel(tmp_path, capsys):
     assert ended["state"] == "cancelled"
     kinds = [e.message for e in Ledger.open(tmp_path / "var" / "elastic.db").events(node_id="r-1")]
     assert kinds == ["accepted: 1 node(s) on local hosts", "cancelled by an administrator"]
+
+
+def test_explain_shows_the_reservation_and_its_boots(tmp_path, capsys):
+    path = site(tmp_path)
+    main(
+        [
+            "reserve",
+            "atlas",
+            "--nodes",
+            "2",
+            "--start",
+            "+5m",
+            "--hours",
+            "1",
+            "-c",
+            str(path),
+            "--name",
+            "run7",
+        ]
+    )
+    capsys.readouterr()
+    assert main(["explain", "atlas", "-c", str(path)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "reservation run7 [elastic]: accepted: 2 node(s) of atlas" in out
+    assert "of the boots, 2 for reservations (not queue demand)" in out
+    assert "reservation run7 of\n      atlas: 2 node(s) up by its start" in out  # wrapped at 80
+    assert main(["explain", "atlas", "--json", "-c", str(path)]) == EXIT_OK
+    (atlas,) = json.loads(capsys.readouterr().out)["explanations"]
+    assert atlas["decision"]["reserved"] == 2 and atlas["decision"]["at_risk"] == []
