@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
 
@@ -608,6 +609,10 @@ def parse_site_positions(text: str, source: str = "site.yaml") -> tuple[Site, Po
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else 0
         raise ConfigError(Path(source), [f"{name}:{line}: not valid YAML: {exc.problem}"]) from exc
+    except ReaderError as exc:  # a character YAML does not allow (NUL, BEL ...): no mark
+        line = text[: exc.position].count("\n") + 1
+        problem = f"{name}:{line}: not valid YAML: character {exc.character!r} is not allowed"
+        raise ConfigError(Path(source), [problem]) from exc
     if not isinstance(document, dict):
         raise ConfigError(Path(source), [f"{name}:1: the file must be a mapping of sections"])
     try:
@@ -638,9 +643,15 @@ def load_site(path: Path | str) -> Site:
 def load_site_positions(path: Path | str) -> tuple[Site, Positions]:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(path, [f"{path}: cannot read: {exc.strerror}"]) from exc
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        problem = f"{path.name}:{line}: not UTF-8 text (byte {data[exc.start]:#04x})"
+        raise ConfigError(path, [problem]) from exc
     return parse_site_positions(text, str(path))
 
 

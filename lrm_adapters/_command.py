@@ -41,7 +41,10 @@ class CommandRunner:
                 command,
                 input=input_text,
                 capture_output=True,
-                text=True,
+                # a byte that is not UTF-8 (a job name in another encoding) is replaced,
+                # not a UnicodeDecodeError: the parsers see text and judge it themselves
+                encoding="utf-8",
+                errors="replace",
                 timeout=self.timeout_s,
                 env=environment,
                 check=False,
