@@ -33,7 +33,10 @@ class ConfigError(Exception):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """Unknown keys refused; each field's docstring is its description, which the
+    generated site.yaml reference (elastic/config_reference.py, docs/site-yaml.md) prints."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 # SQLAlchemy URL schemes the ledger is tested on; ``postgres`` is the common alias that
@@ -49,8 +52,11 @@ def is_database_url(state: str) -> bool:
 
 class SiteInfo(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
-    # a ledger file (relative to the site file) or an SQLAlchemy URL (postgresql://...)
+    """Short DNS-safe name; node ids, which are also the workers' host names, are
+    `<site>-<vo>-<serial>`."""
     state: str = "./var/elastic.db"
+    """The ledger: a file path (SQLite, relative to the site file) or an SQLAlchemy URL
+    (`postgresql://...`)."""
 
     @field_validator("state")
     @classmethod
@@ -72,8 +78,12 @@ class ProbeOptions(_Strict):
     libdrmaa reads them at start (``LD_PRELOAD`` cannot be set later)."""
 
     DRMAA_LIBRARY_PATH: str | None = None
+    """The libdrmaa of the `vos[].probe` job, passed as it is to the probe's process
+    (with the LRM's own variables)."""
     LD_PRELOAD: str | None = None
+    """Passed as it is to the probe's process (SGE under some Pythons needs libjemalloc)."""
     probe_timeout_s: Annotated[float, Field(gt=0)] = 300.0
+    """How long a probe job may take to run on a new node before the probe fails."""
 
     def probe_env(self) -> dict[str, str]:
         """The probe's environment: the DRMAA keys given, plus the LRM's own."""
@@ -87,8 +97,11 @@ class ProbeOptions(_Strict):
 
 class SgeOptions(ProbeOptions):
     sge_root: str = "/var/lib/gridengine"
+    """`SGE_ROOT` of every command (the key may be spelt `SGE_ROOT` too)."""
     sge_cell: str = "default"
-    queue: str = "all.q"  # the cluster queue whose host list cloud workers join
+    """`SGE_CELL` of every command (the key may be spelt `SGE_CELL` too)."""
+    queue: str = "all.q"
+    """The cluster queue whose host list each VO's `@<vo>` host group joins."""
 
     @model_validator(mode="before")
     @classmethod
@@ -112,57 +125,75 @@ class SgeOptions(ProbeOptions):
 
 
 class SlurmOptions(ProbeOptions):
-    slurm_conf: str | None = None  # SLURM_CONF for every command; None: Slurm's default
-    # dynamic: elastic registers nodes (scontrol create); power_save: Slurm's own
-    # ResumeProgram/SuspendProgram call elastic for State=CLOUD nodes (docs/slurm.md)
+    slurm_conf: str | None = None
+    """`SLURM_CONF` of every command; unset: Slurm's default."""
     join: Literal["dynamic", "power_save"] = "dynamic"
+    """`dynamic`: elastic registers dynamic nodes (`scontrol create`); `power_save`:
+    Slurm's ResumeProgram/SuspendProgram call elastic for `State=CLOUD` nodes
+    (docs/slurm.md)."""
 
     def lrm_env(self) -> dict[str, str]:
         return {"SLURM_CONF": self.slurm_conf} if self.slurm_conf is not None else {}
 
 
 class PbsOptions(ProbeOptions):
-    flavor: Literal["torque", "openpbs"] = "torque"  # openpbs: also PBS Pro
+    flavor: Literal["torque", "openpbs"] = "torque"
+    """`torque`, or `openpbs` for OpenPBS and PBS Pro: which commands and outputs are
+    read, and how a node's VO is set."""
 
 
 class HTCondorOptions(ProbeOptions):
-    collector: str | None = None  # host[:port]; None: the local configuration's
+    collector: str | None = None
+    """`host[:port]` of the collector; unset: the local HTCondor configuration's."""
 
 
 class ReplayOptions(_Strict):
-    speedup: Annotated[float, Field(gt=0)] = 1.0  # workload seconds per wall-clock second
+    speedup: Annotated[float, Field(gt=0)] = 1.0
+    """Workload seconds per second of wall clock."""
 
 
 class _LrmBase(_Strict):
     """Which resource manager to observe and how to reach it."""
 
     timeout_s: Annotated[float, Field(gt=0)] = 30.0
+    """Timeout of every LRM command, in seconds."""
 
 
 class SgeLrm(_LrmBase):
     kind: Literal["sge"]
+    """Son of Grid Engine (also SGE 6.2 and UGE): docs/sge.md."""
     options: SgeOptions = Field(default_factory=SgeOptions)
+    """Options of `kind: sge`."""
 
 
 class SlurmLrm(_LrmBase):
     kind: Literal["slurm"]
+    """Slurm 21.08 and newer: docs/slurm.md."""
     options: SlurmOptions = Field(default_factory=SlurmOptions)
+    """Options of `kind: slurm`."""
 
 
 class PbsLrm(_LrmBase):
     kind: Literal["pbs"]
+    """Torque, OpenPBS or PBS Pro: docs/pbs.md."""
     options: PbsOptions = Field(default_factory=PbsOptions)
+    """Options of `kind: pbs`."""
 
 
 class HTCondorLrm(_LrmBase):
     kind: Literal["htcondor"]
+    """HTCondor through the htcondor2 bindings: docs/htcondor.md."""
     options: HTCondorOptions = Field(default_factory=HTCondorOptions)
+    """Options of `kind: htcondor`."""
 
 
 class ReplayLrm(_LrmBase):
     kind: Literal["replay"]
-    workload: str  # an SWF trace or a YAML job list, relative to the site file
+    """A recorded workload played back (the demo and the tests); no real LRM."""
+    workload: str
+    """A YAML job list or an SWF trace, relative to the site file."""
     options: ReplayOptions = Field(default_factory=ReplayOptions)
+    """Options of `kind: replay`."""
 
 
 #: ``lrm``: one model per kind, so each LRM's options are its own (typed, defaulted,
@@ -189,11 +220,18 @@ class MatchRule(_Strict):
     """
 
     user: list[str] = Field(default_factory=list)
+    """Patterns for the job's user (every LRM; HTCondor's `Owner`)."""
     group: list[str] = Field(default_factory=list)
+    """Patterns for the job's unix group (SGE, PBS)."""
     project: list[str] = Field(default_factory=list)
+    """Patterns for the SGE project, the Slurm QOS, the PBS Pro project or the HTCondor
+    proxy VO (`x509UserProxyVOName`)."""
     account: list[str] = Field(default_factory=list)
+    """Patterns for the Slurm account, the PBS account or the HTCondor accounting group."""
     queue: list[str] = Field(default_factory=list)
+    """Patterns for the SGE queue, the Slurm partition or the PBS queue."""
     feature: list[str] = Field(default_factory=list)
+    """Patterns for the Slurm constraint features a job asks for."""
 
     def is_empty(self) -> bool:
         fields = (self.user, self.group, self.project, self.account, self.queue, self.feature)
@@ -202,43 +240,70 @@ class MatchRule(_Strict):
 
 class Flavor(_Strict):
     cores: Annotated[int, Field(ge=1)]
+    """Cores of one worker (its VM's vCPUs)."""
     memory_mb: Annotated[int, Field(ge=64)]
+    """Memory of one worker, in MiB."""
     disk_gb: Annotated[int, Field(ge=1)] = 10
+    """Disk of one worker, in GB."""
 
 
 class Images(_Strict):
-    libvirt: str | None = None  # base volume name in the host's storage pool
-    ec2: str | None = None  # AMI id
+    libvirt: str | None = None
+    """Base volume in each libvirt host's storage pool; a worker's disk is a copy-on-write
+    volume backed by it."""
+    ec2: str | None = None
+    """AMI id of the VO's EC2 workers."""
 
 
 class VoCloud(_Strict):
     allowed: bool = False
+    """May the VO's demand go to EC2."""
     max_nodes: Annotated[int, Field(ge=0)] = 0
+    """Most EC2 workers the VO holds at once."""
     max_hourly_cost: Annotated[float, Field(ge=0)] = 0.0
-    # a cloud worker with no job this long powers itself off once the heartbeat is stale
+    """Most the VO's EC2 workers may cost per hour together (by `ec2.prices`)."""
     self_retire_idle_s: Annotated[int, Field(ge=0)] = 1800
-    # a cloud worker older than this (s since boot) powers itself off when it runs no job
+    """A cloud worker with no job this long powers itself off once the controller's
+    heartbeat is stale (docs/deadman.md)."""
     max_lifetime_s: Annotated[int, Field(gt=0)] | None = None
+    """A cloud worker older than this (seconds since boot) powers itself off when it runs
+    no job; unset: no limit."""
 
 
 class Context(_Strict):
     template: str = "sge"
+    """The cloud-init template, `cloud-init/<template>.yaml.j2`: `sge`, `slurm`, `pbs`,
+    `htcondor` or a site's own (docs/contextualization.md)."""
     vars: dict[str, Any] = Field(default_factory=dict)
-    secrets: dict[str, str] = Field(default_factory=dict)  # name -> file path
+    """Per-VO values the template reads (each LRM's page lists its template's)."""
+    secrets: dict[str, str] = Field(default_factory=dict)
+    """Name -> file path (relative to the site file); the file is read when a worker's
+    user-data is rendered, so no secret is written in site.yaml."""
 
 
 class VoConfig(_Strict):
     name: Annotated[str, Field(pattern=NAME_PATTERN)]
+    """VO name (lowercase, DNS-safe); part of its workers' host names."""
     match: MatchRule
+    """How its jobs are recognised: any pattern of any field matching is enough; the
+    first VO in file order whose rule matches wins."""
     flavor: Flavor
+    """The size of one worker."""
     image: Images = Field(default_factory=Images)
+    """The VO's image per provider (docs/contextualization.md: building a VO image)."""
     min_nodes: Annotated[int, Field(ge=0)] = 0
+    """Workers kept even with no demand."""
     max_nodes: Annotated[int, Field(ge=0)] = 10
+    """Most workers the VO holds, counting every VM (local and cloud, booting to failed)."""
     share: Annotated[float, Field(gt=0)] = 1.0
+    """Weight when VOs contend for local capacity and cloud budget."""
     cloud: VoCloud = Field(default_factory=VoCloud)
+    """Whether, and within which limits, the VO bursts to EC2."""
     context: Context = Field(default_factory=Context)
-    # run a DRMAA probe job on a new node before it counts as ready (DRMAA-capable LRMs)
+    """How a new worker is contextualized (cloud-init)."""
     probe: bool = False
+    """Run a DRMAA probe job on each new node before it counts as ready; needs
+    `DRMAA_LIBRARY_PATH` (and for SGE under some Pythons `LD_PRELOAD`) in `lrm.options`."""
 
     @model_validator(mode="after")
     def _limits_agree(self) -> VoConfig:
@@ -253,19 +318,31 @@ class VoConfig(_Strict):
 
 class HostConfig(_Strict):
     name: Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")]
+    """The host's name in elastic (unique): where the ledger says a VM is."""
     uri: str
+    """libvirt URI (`qemu:///system`, `qemu+ssh://host/system`, `test:///...`);
+    `{site_dir}` is replaced by the site file's folder."""
     cores: Annotated[int, Field(ge=1)]
+    """Cores of the host."""
     memory_mb: Annotated[int, Field(ge=64)]
+    """Memory of the host, in MiB."""
     reserved_cores: Annotated[int, Field(ge=0)] = 0
+    """Cores kept for the host itself, never given to workers."""
     reserved_memory_mb: Annotated[int, Field(ge=0)] = 0
+    """Memory kept for the host itself, in MiB."""
     pool: str = "default"
+    """libvirt storage pool that holds the VOs' base images and the workers' volumes."""
     network: str = "default"
-    # libvirt domain type; None: "test" for test:/// URIs, else "kvm"
+    """libvirt network of the workers' NIC; empty: no NIC."""
     domain_type: Literal["kvm", "qemu", "test"] | None = None
-    # direct kernel boot (tests, diskless workers); None boots from the disk image
+    """libvirt domain type; unset: `test` for `test:///` URIs, else `kvm`."""
     kernel: str | None = None
+    """Direct kernel boot (tests, diskless workers): the kernel's path on the host; unset:
+    boot from the disk image."""
     initrd: str | None = None
+    """Direct kernel boot: the initrd's path on the host."""
     cmdline: str = "console=ttyS0"
+    """Direct kernel boot: the kernel command line."""
 
     @model_validator(mode="after")
     def _reserve_fits(self) -> HostConfig:
@@ -278,23 +355,38 @@ class HostConfig(_Strict):
 
 class LocalConfig(_Strict):
     hosts: list[HostConfig] = Field(default_factory=list)
+    """Local libvirt hypervisors, where workers go before EC2."""
 
 
 class Ec2Config(_Strict):
     region: str = "us-east-1"
-    endpoint_url: str | None = None  # "embedded": a moto server elastic starts itself
-    instance_types: dict[str, list[str]] = Field(default_factory=dict)  # vo -> types
+    """AWS region."""
+    endpoint_url: str | None = None
+    """Another EC2 endpoint; `embedded` starts a local moto server (demo and tests)."""
+    instance_types: dict[str, list[str]] = Field(default_factory=dict)
+    """VO -> instance types, preferred first (the next one on a capacity error)."""
     subnets: list[str] = Field(default_factory=list)
+    """Subnets to launch in, tried in turn after every instance type failed for capacity;
+    empty: the default subnet."""
     security_group_ids: list[str] = Field(default_factory=list)
+    """Security groups of every worker."""
     key_name: str | None = None
+    """EC2 key pair of every worker."""
     spot: bool = False
+    """Launch spot instances."""
     max_instances: Annotated[int, Field(ge=0)] = 0
+    """Most EC2 workers of the whole site at once (0: no cloud)."""
     prices: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
+    """Instance type -> hourly price; every type in `instance_types` needs one."""
     max_hourly_cost: Annotated[float, Field(ge=0)] = 0.0
-    # botocore: a frozen endpoint must not hold a pass for minutes
+    """Most all EC2 workers together may cost per hour (0: no cloud)."""
     connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
+    """botocore's connect timeout: a frozen endpoint costs at most about
+    `max_attempts` x (connect + read)."""
     read_timeout_s: Annotated[float, Field(gt=0)] = 20.0
+    """botocore's read timeout."""
     max_attempts: Annotated[int, Field(ge=1)] = 4
+    """botocore's attempts per call (retries included)."""
 
     @model_validator(mode="after")
     def _every_type_priced(self) -> Ec2Config:
@@ -308,55 +400,72 @@ class Ec2Config(_Strict):
 
 
 class Policy(_Strict):
+    """When passes run and how far each may go; docs/reliability.md says what each fail-safe
+    key does with a fault."""
+
     pass_interval_s: Annotated[int, Field(ge=1)] = 60
-    # --- fail safe (docs/reliability.md says what each fault does with these) ---
-    # a tagged VM with no live ledger row is destroyed only after this long, and only
-    # when the LRM was read and shows it running nothing
+    """Seconds between the passes of `elastic daemon`."""
     orphan_grace_s: Annotated[int, Field(ge=0)] = 600
-    # a READY node the LRM shows down or does not list for this long is failed and destroyed
+    """A VM with elastic's tags and no live ledger row is destroyed after this long, and
+    only once the LRM was read and shows it running nothing."""
     dark_timeout_s: Annotated[int, Field(ge=0)] = 600
-    # a reading that loses at least this fraction of the registered nodes (and at least
-    # lrm_vanish_min_nodes of them), or that shows an empty queue (no job running or
-    # pending) where the last reading had lrm_vanish_min_jobs or more running, is
-    # implausible: degraded, no scale-down ...
+    """A ready or draining node the LRM shows down or does not list for this long is
+    failed, removed from the LRM and destroyed."""
     lrm_vanish_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
+    """A reading that loses at least this share of the registered nodes (and at least
+    `lrm_vanish_min_nodes` of them) is implausible: the pass is degraded, no scale-down."""
     lrm_vanish_min_nodes: Annotated[int, Field(ge=1)] = 2
+    """The fewest lost registered nodes that make a reading implausible."""
     lrm_vanish_min_jobs: Annotated[int, Field(ge=1)] = 20
-    # ... until it has lasted this long; then the missing nodes are dark nodes
+    """A reading with an empty queue (nothing running or pending) where the last one had
+    this many running is implausible."""
     lrm_vanish_grace_s: Annotated[int, Field(ge=0)] = 900
-    # an unreadable LRM: its last good reading may drive boots (never scale-down) this long
+    """How long an implausible reading stops scale-down; after that the missing nodes are
+    dark nodes."""
     lrm_grace_s: Annotated[int, Field(ge=0)] = 0
-    # an unreadable libvirt host: may the demand it would have served go to EC2?
+    """An unreadable LRM's last good reading may drive boots (never scale-down) this long
+    (0: off)."""
     burst_when_local_unreadable: bool = False
-    # consecutive failed boots of a VO on a target (host, or EC2 instance type) wait
-    # boot_backoff_s × 2^(failures-1), at most boot_backoff_max_s, before it is tried again;
-    # after boot_failures_before_failover failures the demand goes to the next target
+    """May the demand an unreadable libvirt host would have served go to EC2 (false: an
+    unreadable host is not a full one)."""
     boot_backoff_s: Annotated[int, Field(ge=0)] = 60
+    """Failed boots of a VO on a target (a host, an EC2 instance type) wait
+    `boot_backoff_s` x 2^(failures-1) before the target is tried again."""
     boot_backoff_max_s: Annotated[int, Field(ge=0)] = 3600
+    """The longest such wait."""
     boot_failures_before_failover: Annotated[int, Field(ge=1)] = 2
-    # the act phase's deadline: an action with no answer by then is abandoned (its intent
-    # stays open for the next pass) and the pass ends degraded
+    """After this many failed boots on a target, the demand goes to the next host, then
+    EC2."""
     act_deadline_s: Annotated[float, Field(gt=0)] = 120.0
+    """All acting of one pass must answer within this; a hung call is abandoned, its
+    intent left for the next pass, and the pass ends degraded."""
     boot_timeout_s: Annotated[int, Field(ge=1)] = 900
+    """A node that has not joined the LRM this long after its boot is destroyed."""
     idle_timeout_local_s: Annotated[int, Field(ge=0)] = 900
+    """Idle time before a local worker is drained."""
     idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300
+    """Idle time before a cloud worker is drained."""
     drain_timeout_s: Annotated[int, Field(ge=0)] = 3600
+    """How long a drain may wait for running jobs before it is reported."""
     max_boots_per_pass: Annotated[int, Field(ge=0)] = 20
-    # drains before a node's idle timeout (reclaim_idle, repatriate_cloud), per pass
+    """Boots per pass, all VOs together."""
     max_early_drains_per_pass: Annotated[int, Field(ge=0)] = 20
-    # rent-or-buy for scale-up: burst to EC2 only for jobs pending at least this long
+    """Drains before a node's idle timeout (`reclaim_idle`, `repatriate_cloud`) per pass;
+    idle-timeout drains are not capped."""
     cloud_burst_after_s: Annotated[int, Field(ge=0)] = 0
-    # seconds from an EC2 request to a worker that takes jobs (boot, cloud-init, LRM join):
-    # cores that running jobs free within it, by their walltimes, are waited for, not rented
+    """Burst to EC2 only for jobs pending at least this long (rent-or-buy)."""
     cloud_boot_s: Annotated[int, Field(ge=0)] = 180
-    # drain another VO's spare idle local workers, before their idle timeout, when a VO
-    # finds no local room (false: each VO keeps its idle workers until their timeout)
+    """Seconds from an EC2 request to a worker taking jobs (boot, cloud-init, LRM join):
+    cores that running jobs free sooner, by their walltimes, are waited for, not rented."""
     reclaim_idle: bool = True
-    # drain an idle cloud worker at once, before its idle timeout, when local room could
-    # take its VO's next jobs (false: idle cloud workers go only by their timeout)
+    """When a VO finds no local room, drain other VOs' spare idle local workers before
+    their idle timeout (false: each VO keeps its idle workers until their timeout)."""
     repatriate_cloud: bool = True
-    # cloud workers count the controller dead when its heartbeat tag is older than this
+    """Drain an idle cloud worker at once, before its idle timeout, when a spare idle local
+    worker of its VO or free host room could take its VO's next jobs."""
     heartbeat_timeout_s: Annotated[int, Field(ge=60)] = 900
+    """Cloud workers count the controller dead when its heartbeat tag is older than this
+    (at least twice `pass_interval_s`; docs/deadman.md)."""
 
     @model_validator(mode="after")
     def _heartbeat_outlasts_a_pass(self) -> Policy:
@@ -372,10 +481,11 @@ class Policy(_Strict):
 class MetricsConfig(_Strict):
     """Prometheus metrics (docs/metrics.md): the daemon serves them, run-once writes them."""
 
-    # host:port of the daemon's /metrics; null: not served
     listen: str | None = "127.0.0.1:9464"
-    # run-once writes the metrics to this file (node_exporter's textfile collector, *.prom)
+    """`host:port` where `elastic daemon` serves `/metrics`; null: not served."""
     textfile: str | None = None
+    """The file `elastic run-once` writes the metrics to (node_exporter's textfile
+    collector, `*.prom`); unset: none."""
 
     @field_validator("listen")
     @classmethod
@@ -395,10 +505,11 @@ class ReservationsConfig(_Strict):
     boot-to-ready time (the p95 of the ledger's history, ``boot_estimate_s`` until there
     is one) plus ``register_s`` plus ``margin_s``."""
 
-    # boot-to-ready seconds per provider before the ledger has any history
     boot_estimate_s: dict[str, Annotated[int, Field(ge=0)]] = Field(
         default_factory=lambda: {"libvirt": 300, "ec2": 300}
     )
+    """Boot-to-ready seconds per provider (`libvirt`, `ec2`) until the ledger has a history
+    of boots to take the p95 of."""
 
     @field_validator("boot_estimate_s")
     @classmethod
@@ -408,26 +519,36 @@ class ReservationsConfig(_Strict):
             raise ValueError(f"boot_estimate_s keys are libvirt and ec2, not {', '.join(unknown)}")
         return {"libvirt": 300, "ec2": 300, **value}
 
-    # seconds from a VM's boot to the LRM listing it
     register_s: Annotated[int, Field(ge=0)] = 60
+    """Seconds from a VM's boot to the LRM listing it, added to the lead."""
     margin_s: Annotated[int, Field(ge=0)] = 300
-    # before its lead time, a reservation's local room is kept free of new queue boots
-    # for this long, so that idle queue workers on it have time out and leave
+    """Seconds of margin added to the lead."""
     hold_ahead_s: Annotated[int, Field(ge=0)] = 3600
+    """For this long before its lead, a reservation's local room is kept free of new queue
+    boots, so that idle queue workers on it have time to time out and leave."""
 
 
 class Site(_Strict):
     """The validated site policy. ``source`` is the file it came from."""
 
     site: SiteInfo
+    """The site's name and its ledger."""
     lrm: LrmConfig
+    """The local resource manager elastic observes and registers workers in."""
     vos: list[VoConfig]
+    """The virtual organizations, each with its own workers; order matters for matching."""
     local: LocalConfig = Field(default_factory=LocalConfig)
+    """Local hypervisors."""
     ec2: Ec2Config | None = None
+    """Amazon EC2 (or a compatible endpoint); unset: no cloud."""
     policy: Policy = Field(default_factory=Policy)
+    """Timeouts, limits per pass and fail-safe thresholds."""
     metrics: MetricsConfig = Field(default_factory=MetricsConfig)
+    """Prometheus metrics (docs/metrics.md)."""
     reservations: ReservationsConfig = Field(default_factory=ReservationsConfig)
+    """Advance reservations (docs/reservations.md)."""
     source: str = Field(default="", exclude=True)
+    """The file this site was read from (set by the loader, never written in site.yaml)."""
 
     @field_validator("vos")
     @classmethod
