@@ -25,6 +25,7 @@ from elastic.model import (
     Drain,
     NodeRecord,
     NodeState,
+    PowerUp,
     Probe,
     ProviderKind,
     VMRef,
@@ -32,7 +33,7 @@ from elastic.model import (
 )
 from elastic.providers.base import Provider
 from elastic.recovery import RecoveryStep
-from lrm_adapters.base import LRMAdapter
+from lrm_adapters.base import LRMAdapter, PowersUp
 
 log = logging.getLogger(__name__)
 #: what a pass decided and did, one INFO line per VO decision, planned action and action
@@ -159,6 +160,8 @@ class Actuator:
                 self._drain(action)
             elif isinstance(action, Probe):
                 self._probe(action)
+            elif isinstance(action, PowerUp):
+                self._power_up(action)
             else:
                 self._destroy(action)
         except Exception as exc:  # errors become data at the action boundary
@@ -242,6 +245,13 @@ class Actuator:
         if not self.probe(probe.node_id):
             raise RuntimeError(f"probe job on {probe.node_id} did not run; it stays joining")
         self.ledger.set_state(probe.node_id, NodeState.READY, self.now, "probe job ran")
+
+    def _power_up(self, power_up: PowerUp) -> None:
+        """The LRM powers the node up; its ResumeProgram (elastic slurm-resume) boots it."""
+        if not isinstance(self.lrm, PowersUp):
+            raise RuntimeError(f"LRM {self.lrm.name} cannot power nodes up")
+        self.lrm.power_up(power_up.node_id)
+        self.ledger.event(self.now, "power-up", power_up.reason, power_up.node_id)
 
     def _destroy(self, destroy: Destroy) -> None:
         record = self.ledger.get(destroy.node_id)

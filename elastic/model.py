@@ -442,7 +442,21 @@ class Probe:
     kind = "probe"
 
 
-Action = Boot | Drain | Destroy | Probe
+@dataclass(frozen=True)
+class PowerUp:
+    """Ask the LRM to power a node up now (Slurm ``state=power_up``): on a ``join:
+    power_save`` site the LRM then calls elastic's ResumeProgram, which boots it within
+    every limit. Used ahead of a reservation's start, where Slurm alone would wait for
+    the reservation's jobs."""
+
+    node_id: str
+    vo: str
+    reason: str
+
+    kind = "power-up"
+
+
+Action = Boot | Drain | Destroy | Probe | PowerUp
 
 
 @dataclass(frozen=True)

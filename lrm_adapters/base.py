@@ -85,6 +85,15 @@ class LRMParseError(LRMError):
 
 
 @runtime_checkable
+@runtime_checkable
+class PowersUp(Protocol):
+    """An LRM that powers its own nodes up on request (Slurm power saving)."""
+
+    def power_up(self, hostname: str) -> None:
+        """Ask the LRM to power ``hostname`` up now; idempotent; raises LRMError."""
+        ...
+
+
 class LRMAdapter(Protocol):
     """Observe one resource manager; join and retire its execution hosts.
 

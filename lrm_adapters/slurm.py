@@ -119,6 +119,12 @@ class SlurmAdapter:
         text = reason_text(reason)
         self.runner.run(["scontrol", "update", f"nodename={name}", "state=drain", f"reason={text}"])
 
+    def power_up(self, hostname: str) -> None:
+        """Power a ``State=CLOUD`` node up now: Slurm calls its ResumeProgram, as it would
+        for a job (a node already up or powering up is left as it is)."""
+        name = checked_name(hostname)
+        self.runner.run(["scontrol", "update", f"nodename={name}", "state=power_up"])
+
     def remove_node(self, hostname: str) -> None:
         name = checked_name(hostname)
         if self.join == "power_save" or not self._exists(name):

@@ -32,8 +32,9 @@ from collections import Counter
 
 from elastic.config import Site
 from elastic.model import Action, Boot, Observation, Plan, ProviderKind, VoDecision
-from elastic.planning import reasons
+from elastic.planning import power_save, reasons
 from elastic.planning.capacity import VoCapacity
+from elastic.planning.power_save import NOTE, is_power_save, power_up_reserved
 from elastic.planning.reclaim import reclaim_idle
 from elastic.planning.repatriate import repatriate
 from elastic.planning.reserve import place_reserved, set_aside_for_coming
@@ -57,6 +58,9 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     view = View.of(observation, site, now)
     if not observation.lrm_ok:
         return _unread(view)
+    if is_power_save(site):  # Slurm serves the queue; elastic readies reservations
+        ups = power_up_reserved(view)
+        return Plan(tuple(ups), view.demand.unplaceable, power_save.decisions(view), (NOTE,))
     state = PassState.start(view)
     notes: list[str] = []
     destroys = plan_destroys(view.live, site, now) if view.scale_down else []

@@ -100,3 +100,56 @@ def test_a_reservation_read_from_the_lrm_is_prepared_and_cancelled_when_dropped(
     clock.now += 60
     engine.run_pass()
     assert reservation_states(engine)["sge:physics"] is ReservationState.CANCELLED
+
+
+class PowerSaveLRM(WithReservation):
+    """The replay LRM standing in for Slurm: records the nodes it is asked to power up."""
+
+    powered: list[str]
+
+    def power_up(self, hostname: str) -> None:
+        self.powered.append(hostname)
+
+
+def test_a_power_save_pass_powers_a_reservations_nodes_up_through_the_lrm(tmp_path):
+    engine, clock = world(tmp_path)
+    engine.site = make_site(
+        site={"name": "t", "state": str(tmp_path / "ledger.db")},
+        lrm={"kind": "slurm", "options": {"join": "power_save"}},
+        vos=[{**v, "match": {"account": [v["name"]]}} for v in BASE_SITE["vos"]],
+    )
+    lrm = replay_lrm(engine.site, tmp_path / "jobs.yaml", clock, PowerSaveLRM)
+    lrm.powered = []
+    start = clock.now + 60
+    lrm.reservations = (
+        LrmReservation("r1", start, start + 600, nodes=("cloud1", "cloud2"), accounts=("atlas",)),
+    )
+    engine.lrm = lrm
+    result = engine.run_pass()
+    assert [(a.kind, a.node_id) for a in result.plan.actions] == [
+        ("power-up", "cloud1"),
+        ("power-up", "cloud2"),
+    ]
+    assert all(r.ok for r in result.results) and lrm.powered == ["cloud1", "cloud2"]
+    events = [e.kind for e in engine.ledger.events(node_id="cloud1")]
+    assert events == ["power-up"]
+    assert not engine.ledger.open_intents()
+
+
+def test_an_lrm_that_cannot_power_up_fails_the_action_not_the_pass(tmp_path):
+    engine, clock = world(tmp_path)
+    engine.site = make_site(
+        site={"name": "t", "state": str(tmp_path / "ledger.db")},
+        lrm={"kind": "slurm", "options": {"join": "power_save"}},
+        vos=[{**v, "match": {"account": [v["name"]]}} for v in BASE_SITE["vos"]],
+    )
+    lrm = replay_lrm(engine.site, tmp_path / "jobs.yaml", clock, WithReservation)
+    start = clock.now + 60
+    lrm.reservations = (
+        LrmReservation("r1", start, start + 600, nodes=("cloud1",), accounts=("atlas",)),
+    )
+    engine.lrm = lrm
+    result = engine.run_pass()
+    (failed,) = result.results
+    assert not failed.ok and "cannot power nodes up" in failed.error
+    assert result.degraded
