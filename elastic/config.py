@@ -57,6 +57,10 @@ class SiteInfo(_Strict):
     state: str = "./var/elastic.db"
     """The ledger: a file path (SQLite, relative to the site file) or an SQLAlchemy URL
     (`postgresql://...`)."""
+    templates_dir: str | None = None
+    """A folder of the site's own templates (relative to the site file), searched before
+    the ones elastic ships: a file there with a packaged template's name (e.g.
+    `cloud-init/sge.yaml.j2`) replaces it, a new name adds one; upgrades never touch it."""
 
     @field_validator("state")
     @classmethod

@@ -6,7 +6,7 @@ cloud-init YAML itself safe, but the files that YAML writes have syntaxes of the
 variable files, HTCondor config and ClassAd expressions, SGE/PBS one-value-per-line config,
 command lines split at blanks), where a value that is one YAML string can still add a line,
 a key or a command. Each filter here is named for the syntax it quotes for, and templates in
-templates/cloud-init apply one at every variable site. A value a filter cannot make safe
+elastic/templates/cloud-init apply one at every variable site. A value a filter cannot make safe
 raises ``UnsafeValue`` naming where the value came from (``vars.qmaster``, never the value
 itself, which may be long or secret); contextualize turns it into a ContextError naming the VO.
 """
@@ -158,7 +158,7 @@ def argv_word(value: Any) -> str:
     return _same_source(text, value)
 
 
-#: The filters templates/cloud-init use, by name; contextualize registers them.
+#: The filters the cloud-init templates use, by name; contextualize registers them.
 FILTERS: dict[str, Callable[..., str]] = {
     "shell_quote": shell_quote,
     "classad_string": classad_string,

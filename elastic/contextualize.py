@@ -1,4 +1,4 @@
-"""cloud-init user-data and meta-data for a new worker, from templates/cloud-init/.
+"""cloud-init user-data and meta-data for a new worker, from the cloud-init/ templates.
 
 Layer: rendering (reads template and secret files; no network). Templates run in
 Jinja2's sandbox with StrictUndefined, so a VO variable the template needs but
@@ -8,7 +8,9 @@ scalar, which YAML reads as one string), so ``a: b`` or a newline in a VO
 variable cannot add keys; a value that lands in a file of another syntax
 (shell, HTCondor config, ClassAd, SGE/PBS config) goes first through that
 syntax's filter from elastic/context_escape.py, which quotes it or refuses it
-(a ContextError naming the VO and the variable). The result is parsed back
+(a ContextError naming the VO and the variable). Templates are found by
+elastic/template_files.py: the site's ``templates_dir`` first, then the packaged
+``elastic/templates/``. The result is parsed back
 and must be a mapping starting with ``#cloud-config``. Secrets are read from
 files at render time and go only into the user-data; ``mask_secrets`` replaces
 them for display. A cloud worker (``cloud=True``) also gets the dead-man switch
@@ -26,14 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import FileSystemLoader, StrictUndefined, TemplateError
+from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from elastic.config import ConfigError, Site, load_site
 from elastic.context_escape import FILTERS, UnsafeValue, tag
 from elastic.deadman import AGENT_PATH, ENABLE_SCRIPT, DeadmanError, cloud_init_files
+from elastic.template_files import loader
 
-TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 MASK = "********"
 
 
@@ -49,9 +51,10 @@ def _b64(value: Any) -> str:
     return base64.b64encode(str(value).encode()).decode()
 
 
-def environment() -> SandboxedEnvironment:
+def environment(site: Site | None = None) -> SandboxedEnvironment:
+    """The sandbox over ``site``'s templates (its own folder first, then elastic's)."""
     env = SandboxedEnvironment(
-        loader=FileSystemLoader(str(TEMPLATES)),
+        loader=loader(site),
         undefined=StrictUndefined,
         autoescape=False,
         keep_trailing_newline=True,
@@ -100,7 +103,9 @@ def template_context(
     }
 
 
-def render_template(template: str, context: Mapping[str, Any], what: str) -> str:
+def render_template(
+    template: str, context: Mapping[str, Any], what: str, site: Site | None = None
+) -> str:
     """``cloud-init/<template>.yaml.j2`` rendered and checked as cloud-config.
 
     Every string of ``context`` but the dead-man files (elastic's own, already in their
@@ -109,7 +114,7 @@ def render_template(template: str, context: Mapping[str, Any], what: str) -> str
     name = f"cloud-init/{template}.yaml.j2"
     values = {k: v if k == "deadman" else tag(v, k) for k, v in context.items()}
     try:
-        text = environment().get_template(name).render(**values)
+        text = environment(site).get_template(name).render(**values)
     except UnsafeValue as exc:
         raise ContextError(f"{what}: template {name}: {exc}") from exc
     except TemplateError as exc:
@@ -133,7 +138,7 @@ def render_user_data(
     """
     template = site.vo(vo).context.template
     context = template_context(site, vo, hostname, node_id, mask_secrets=mask_secrets, cloud=cloud)
-    text = render_template(template, context, f"VO {vo}")
+    text = render_template(template, context, f"VO {vo}", site)
     if cloud:
         document = check_cloud_config(text, f"VO {vo}")
         check_deadman_installed(document, f"VO {vo}: template cloud-init/{template}.yaml.j2")

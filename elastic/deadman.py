@@ -1,8 +1,9 @@
 """The dead-man switch of a cloud worker: the agent's config and the files cloud-init writes.
 
-Layer: rendering (reads templates/agent; no network; imports elastic.config only). A
+Layer: rendering (reads the packaged templates/agent; no network; imports elastic.config
+and elastic.template_files only). A
 controller that dies must not leave EC2 workers billing for ever, so each one carries
-``templates/agent/elastic-deadman.py``, run every minute, which powers the VM off (the
+``elastic/templates/agent/elastic-deadman.py``, run every minute, which powers the VM off (the
 instance then terminates, ``InstanceInitiatedShutdownBehavior``) when it is idle and the
 controller's heartbeat tag is stale, or when it has outlived ``max_lifetime_s``, and drains
 it in its LRM when EC2 announces a spot interruption or a rebalance (docs/deadman.md).
@@ -20,12 +21,13 @@ import base64
 import gzip
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from elastic.config import Site
+from elastic.template_files import packaged
 
-AGENT_DIR = Path(__file__).resolve().parent.parent / "templates" / "agent"
+#: the agent's files, always elastic's own (never a site's copy: see template_files)
+AGENT_DIR = packaged().joinpath("agent")
 AGENT_PATH = "/usr/local/sbin/elastic-deadman"
 CONFIG_PATH = "/etc/elastic/deadman.json"
 STATE_PATH = "/var/lib/elastic/deadman-state.json"
@@ -162,7 +164,7 @@ def agent_source() -> str:
 
 
 def cloud_init_files(site: Site, vo: str, hostname: str) -> dict[str, Any]:
-    """What templates/cloud-init/_deadman.yaml.j2 writes; every value is quoted there.
+    """What cloud-init/_common.yaml.j2 and _deadman_runcmd.yaml.j2 write; every value is quoted there.
 
     The agent goes gzip+base64 (``encoding: gz+b64``): EC2 takes at most 16 KB of
     user-data, and the compressed agent is a third of its source. ``mtime=0`` keeps the

@@ -13,7 +13,7 @@ they carry an enforced limit (``AllowedJobDuration``, from the submit command
 ``allowed_job_duration``): with their start (``JobCurrentStartDate``) it tells the
 planner when their cores free up.
 
-A worker joins by its own configuration (templates/cloud-init/htcondor.yaml.j2:
+A worker joins by its own configuration (elastic/templates/cloud-init/htcondor.yaml.j2:
 CONDOR_HOST, a token, a START expression for its VO) and advertises
 ``ElasticNodeId``/``ElasticVO``; so ``register_node`` has nothing to do, and a
 node is found by ``ElasticNodeId`` (falling back to its machine name). Draining

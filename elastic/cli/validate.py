@@ -21,8 +21,9 @@ log = logging.getLogger(__name__)
 
 
 def read_file_facts(site: Site) -> FileFacts:
-    """The modes of the secret files and the sources of the cloud-init templates."""
-    from elastic.contextualize import TEMPLATES
+    """The modes of the secret files and the sources of the cloud-init templates (the
+    site's own replacing elastic's, as a render would load them)."""
+    from elastic.template_files import sources
 
     modes: dict[str, int | None] = {}
     for vo in site.vos:
@@ -32,11 +33,7 @@ def read_file_facts(site: Site) -> FileFacts:
                 modes[str(resolved)] = resolved.stat().st_mode
             except OSError:
                 modes[str(resolved)] = None
-    templates = {
-        f"cloud-init/{p.name}": p.read_text(encoding="utf-8")
-        for p in sorted((TEMPLATES / "cloud-init").glob("*.j2"))
-    }
-    return FileFacts(secret_modes=modes, templates=templates)
+    return FileFacts(secret_modes=modes, templates=sources(site, "cloud-init"))
 
 
 def render_problems(site: Site, skip: set[str]) -> list[str]:

@@ -5,7 +5,8 @@ Layer: provider I/O. One lazily opened connection per configured host URI
 drops. A domain is ours because its XML carries elastic's ``<metadata>``
 element (node id, VO, site, host), never because of its name. A worker is a
 copy-on-write qcow2 volume backed by the VO's base image, a NoCloud seed ISO
-and a domain from ``templates/libvirt/domain.xml.j2``; every step looks for
+and a domain from the ``libvirt/domain.xml.j2`` template (the site's ``templates_dir``
+first, then elastic's); every step looks for
 what a previous, interrupted attempt left, so booting the same node twice
 yields one VM and destroying twice is harmless.
 
@@ -26,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 import libvirt
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2 import Environment, StrictUndefined
 
 from elastic.config import HostConfig, Site
-from elastic.contextualize import TEMPLATES, render_meta_data
+from elastic.contextualize import render_meta_data
 from elastic.model import BootRequest, Host, Inventory, ProviderKind, VMRef
 from elastic.providers.base import ProviderError
 from elastic.seed_iso import build_seed_iso
+from elastic.template_files import loader
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +77,7 @@ class LibvirtProvider:
         self.hosts = {h.name: h for h in site.local.hosts}
         self._connections: dict[str, Any] = {}
         self._templates = Environment(
-            loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=True
+            loader=loader(site), undefined=StrictUndefined, autoescape=True
         )
 
     def uri(self, host: HostConfig) -> str:

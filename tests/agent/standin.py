@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parents[2]
-AGENT = REPO / "templates" / "agent" / "elastic-deadman.py"
+AGENT = REPO / "elastic" / "templates" / "agent" / "elastic-deadman.py"
 #: the agent runs with the image's python3, not the project's venv: stdlib only
 PYTHON = shutil.which("python3", path="/usr/bin:/bin") or sys.executable
 TOKEN = "stand-in-token-123"

@@ -231,11 +231,9 @@ def test_reads_with_a_default_or_a_guard_are_optional_and_includes_count():
 
 
 def test_the_shipped_sge_template_needs_qmaster():
-    from elastic.contextualize import TEMPLATES
+    from elastic.template_files import sources
 
-    shipped = {
-        f"cloud-init/{p.name}": p.read_text() for p in (TEMPLATES / "cloud-init").glob("*.j2")
-    }
+    shipped = sources(None, "cloud-init")
     assert "qmaster" in template_needs(shipped, "cloud-init/sge.yaml.j2")
 
 

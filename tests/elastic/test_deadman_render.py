@@ -143,18 +143,17 @@ def agent_config_json(doc: dict[str, Any]) -> str:
     return str({f["path"]: f for f in doc["write_files"]}[CONFIG_PATH]["content"])
 
 
-def test_a_cloud_template_without_the_agent_is_refused(tmp_path, monkeypatch):
-    """A site's own template that forgets the agent would leave EC2 workers that bill for
-    ever once the controller is gone: refused at render (and validate) time."""
-    import elastic.contextualize as contextualize
-
+def test_a_cloud_template_without_the_agent_is_refused(tmp_path):
+    """A site's own template (``site.templates_dir``) that forgets the agent would leave
+    EC2 workers that bill for ever once the controller is gone: refused at render (and
+    validate) time."""
     templates = tmp_path / "templates"
     (templates / "cloud-init").mkdir(parents=True)
     (templates / "cloud-init" / "bare.yaml.j2").write_text(
         "#cloud-config\nhostname: {{ hostname | q }}\nruncmd:\n  - [true]\n"
     )
-    monkeypatch.setattr(contextualize, "TEMPLATES", templates)
     site = make_site(
+        site={"templates_dir": str(templates)},
         vos=[
             {
                 "name": "atlas",

@@ -28,19 +28,19 @@ from jinja2 import meta, nodes
 from elastic.config import Site
 from elastic.context_escape import FILTERS
 from elastic.contextualize import (
-    TEMPLATES,
     ContextError,
     environment,
     render_template,
     template_context,
 )
 from elastic.deadman import CONFIG_PATH, cloud_init_files
+from elastic.template_files import packaged
 from tests.factories import make_site
 
 LRM_TEMPLATES = sorted(
     p.name.removesuffix(".yaml.j2")
-    for p in (TEMPLATES / "cloud-init").glob("*.yaml.j2")
-    if not p.name.startswith("_")
+    for p in packaged().joinpath("cloud-init").iterdir()
+    if p.name.endswith(".yaml.j2") and not p.name.startswith("_")
 )
 BENIGN = "benign0"
 #: what each template needs to render at all, and the optional ones that make it write more
@@ -427,7 +427,7 @@ def test_every_output_of_every_template_ends_in_its_syntax_filter():
     a ``{% set x %}...{% endset %}`` block (a file's text, YAML-quoted as a whole later)
     ends in one of the syntax filters of elastic/context_escape.py."""
     seen = 0
-    for path in sorted((TEMPLATES / "cloud-init").glob("*.j2")):
+    for path in sorted(packaged().joinpath("cloud-init").iterdir(), key=lambda p: p.name):
         tree = next(_sources(f"cloud-init/{path.name}"))
         in_blocks = {
             id(node)

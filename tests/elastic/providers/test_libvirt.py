@@ -24,7 +24,7 @@ REPO = Path(__file__).resolve().parents[3]
 @pytest.fixture
 def provider(tmp_path: Path):
     host_xml = tmp_path / "hv1.xml"
-    shutil.copy(REPO / "templates/libvirt/testhost-hv1.xml", host_xml)
+    shutil.copy(REPO / "hosts/testhost-hv1.xml", host_xml)
     hosts = [
         {
             "name": "hv1",

@@ -50,7 +50,7 @@ class Clock:
 def world(tmp_path, moto, sge_env):
     hosts = []
     for name in ("hv1", "hv2"):
-        shutil.copy(REPO / f"templates/libvirt/testhost-{name}.xml", tmp_path / f"{name}.xml")
+        shutil.copy(REPO / f"hosts/testhost-{name}.xml", tmp_path / f"{name}.xml")
         hosts.append(
             {"name": name, "uri": f"test://{tmp_path}/{name}.xml", "cores": 8, "memory_mb": 32000}
         )

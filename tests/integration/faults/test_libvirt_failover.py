@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[3]
 
 def test_a_host_without_the_base_image_backs_off_and_the_demand_goes_to_ec2(tmp_path, moto):
     host_xml = tmp_path / "hv1.xml"  # the pool lacks atlas-base.qcow2 on this host
-    text = (REPO / "templates/libvirt/testhost-hv1.xml").read_text()
+    text = (REPO / "hosts/testhost-hv1.xml").read_text()
     host_xml.write_text(text.replace("atlas-base.qcow2", "other-base.qcow2"))
     site = make_site(
         site={"name": "lf", "state": str(tmp_path / "ledger.db")},

@@ -40,7 +40,7 @@ vos:
     context: {{template: sge, vars: {{qmaster: qmaster.example}}}}
 local:
   hosts:
-    - {{name: hv1, uri: "test://{repo}/templates/libvirt/testhost-hv1.xml", cores: 16,
+    - {{name: hv1, uri: "test://{repo}/hosts/testhost-hv1.xml", cores: 16,
        memory_mb: 65536, reserved_cores: 4, reserved_memory_mb: 8192}}
 metrics: {{listen: "127.0.0.1:{port}"}}
 """
