@@ -2,7 +2,8 @@
 
 Layer: adapter I/O, every command through ``CommandRunner``. ``lrm.options.flavor``
 picks the dialect: ``torque`` reads ``qstat -f`` (text) and ``pbsnodes -x``;
-``openpbs`` (also PBS Pro) reads ``qstat -f -F json`` and ``pbsnodes -av -F json``.
+``openpbs`` (also PBS Pro) reads ``qstat -f -F json``, ``pbsnodes -av -F json`` and its
+reservations, ``pbs_rstat -F``.
 A worker joins as a node whose properties (Torque) or ``resources_available.vo``
 (OpenPBS) name its VO, so queues can route the VO's jobs there; its pbs_mom is
 pointed at the server by the contextualization template. Drain is ``pbsnodes -o``;
@@ -24,6 +25,7 @@ from lrm_adapters.pbs_parse import (
     parse_qstat_json,
     parse_qstat_text,
 )
+from lrm_adapters.reservations_pbs import parse_pbs_rstat
 
 #: PBS Pro node priority of cloud workers, below local ones (unset, read as 0) for a
 #: scheduler whose node_sort_key is "sort_priority HIGH"
@@ -45,12 +47,14 @@ class PbsAdapter:
         if self.flavor == "openpbs":
             jobs, per_host = parse_qstat_json(self.runner.run(["qstat", "-f", "-F", "json"]))
             nodes = parse_pbsnodes_json(self.runner.run(["pbsnodes", "-av", "-F", "json"]))
+            reservations = tuple(parse_pbs_rstat(self.runner.run(["pbs_rstat", "-F"])))
         else:
             jobs, per_host = parse_qstat_text(self.runner.run(["qstat", "-f"]))
             nodes = parse_pbsnodes_xml(self.runner.run(["pbsnodes", "-x"]))
+            reservations = ()  # Torque has no pbs_rstat (its reservations are Moab's)
         # pbsnodes' jobs and qstat's exec_host both count, also for a node pbsnodes omits
         merged = merge_running(nodes, per_host)
-        return QueueSnapshot(tuple(jobs), merged)
+        return QueueSnapshot(tuple(jobs), merged, reservations)
 
     def _exists(self, host: str) -> bool:
         try:

@@ -3,7 +3,8 @@
 Layer: adapter I/O, every command through ``CommandRunner`` (argument lists, a
 timeout). Observation is two commands: ``qstat -f -u '*' -r -ext -urg -xml`` (queue
 instance states, running jobs, pending jobs with project and requests) and
-``qhost -xml`` (host sizes; a load of ``-`` means the execd is silent).
+``qhost -xml`` (host sizes; a load of ``-`` means the execd is silent), and the advance
+reservations, ``qrstat -xml -u '*'`` then ``qrstat -ar <ids> -xml``.
 
 A worker joins as an administrative and execution host that is a member of the
 hostgroup ``@<vo>``; the hostgroup is created on first use and added to the
@@ -27,9 +28,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from elastic.config import SgeOptions, Site, VoConfig
-from elastic.model import Job, QueueSnapshot
+from elastic.model import Job, LrmReservation, QueueSnapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name
+from lrm_adapters.reservations_sge import parse_qrstat_ar_xml, parse_qrstat_ids
 from lrm_adapters.sge_parse import merge_nodes, parse_qhost_xml, parse_qstat_j_xml, parse_qstat_xml
 
 EXEC_HOST_TEMPLATE = (
@@ -89,7 +91,21 @@ class SgeAdapter:
                 group = groups.get(job.id) or (unix_group(job.user) if job.user else None)
                 job = replace(job, group=group)
             jobs.append(job)
-        return QueueSnapshot(jobs=tuple(jobs), nodes=merge_nodes(hosts, qstat))
+        return QueueSnapshot(
+            jobs=tuple(jobs),
+            nodes=merge_nodes(hosts, qstat),
+            reservations=tuple(self._reservations()),
+        )
+
+    def _reservations(self) -> list[LrmReservation]:
+        """Every user's advance reservations: the listing, then one detail call for all of
+        them (granted queue instances and slots). ``qrstat -ar`` exits 1 when an AR was
+        deleted meanwhile, with XML that says so; the parser judges that output."""
+        ids = parse_qrstat_ids(self.runner.run(["qrstat", "-xml", "-u", "*"]))
+        if not ids:
+            return []
+        detail = self.runner.run(["qrstat", "-ar", ",".join(ids), "-xml"], ok_codes=(0, 1))
+        return parse_qrstat_ar_xml(detail, ids)
 
     def _groups(self, pending: list[Job]) -> dict[str, str]:
         """Unix groups of pending jobs, asked of SGE only when a VO matches on group

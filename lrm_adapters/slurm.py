@@ -3,7 +3,8 @@
 Layer: adapter I/O, every command through ``CommandRunner``. Observation is
 ``squeue --json`` and ``sinfo --json`` (``--json`` exists from 21.08; earlier
 releases, or a Slurm built without JSON, are read through ``scontrol -o show
-jobs|nodes`` text instead).
+jobs|nodes`` text instead). Advance reservations come with every reading: ``scontrol
+show reservation --json`` (23.02+), ``--oneliner`` text before that.
 
 Two ways for workers to join (``lrm.options.join``), documented in docs/slurm.md:
 
@@ -28,9 +29,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from elastic.config import Site, SlurmOptions, VoConfig
-from elastic.model import Job, LrmNode, LrmNodeState, QueueSnapshot
+from elastic.model import Job, LrmNode, LrmNodeState, LrmReservation, QueueSnapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError, checked_name, merge_running
+from lrm_adapters.reservations_slurm import parse_reservations_json, parse_reservations_text
 from lrm_adapters.slurm_parse import parse_sinfo_json, parse_squeue_json
 from lrm_adapters.slurm_text import parse_scontrol_jobs, parse_scontrol_nodes
 
@@ -56,6 +58,8 @@ class SlurmAdapter:
         self.runner = runner
         self.vos = list(vos)
         self.join = join
+        #: cleared the first time this Slurm refuses ``scontrol show reservation --json``
+        self._reservation_json = True
 
     def _jobs(self) -> tuple[list[Job], Counter[str]]:
         try:
@@ -73,6 +77,21 @@ class SlurmAdapter:
                 raise
         return parse_scontrol_nodes(self.runner.run(["scontrol", "-o", "show", "nodes"]))
 
+    def _reservations(self) -> list[LrmReservation]:
+        """JSON where the release has it (23.02+: epoch times, no time zone to guess);
+        ``--oneliner`` text otherwise. A failure raises: no reservations is never assumed."""
+        if self._reservation_json:
+            try:
+                text = self.runner.run(["scontrol", "show", "reservation", "--json"])
+            except LRMError as exc:
+                if exc.exit_code is None or not any(w in exc.stderr.lower() for w in NO_JSON):
+                    raise
+                self._reservation_json = False
+            else:
+                return parse_reservations_json(text)
+        text = self.runner.run(["scontrol", "show", "reservation", "--oneliner"])
+        return parse_reservations_text(text)
+
     def snapshot(self) -> QueueSnapshot:
         jobs, per_node = self._jobs()
         nodes = []
@@ -83,7 +102,7 @@ class SlurmAdapter:
             nodes.append(replace(node, running_jobs=running))
         # squeue's jobs on a node sinfo left out still make it busy
         merged = merge_running(nodes, per_node)
-        return QueueSnapshot(tuple(jobs), merged)
+        return QueueSnapshot(tuple(jobs), merged, tuple(self._reservations()))
 
     def _exists(self, name: str) -> bool:
         try:

@@ -9,6 +9,7 @@ it is fed, so a new capture is fuzzed as soon as it is added to a glob below.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,16 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from elastic.model import Job, LrmNode
-from lrm_adapters import pbs_parse, sge_parse, slurm_parse, slurm_text
+from elastic.model import Job, LrmNode, LrmReservation
+from lrm_adapters import (
+    pbs_parse,
+    reservations_pbs,
+    reservations_sge,
+    reservations_slurm,
+    sge_parse,
+    slurm_parse,
+    slurm_text,
+)
 from lrm_adapters.htcondor import job_from_ad, nodes_from_ads, parse_long_output
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
@@ -50,6 +59,25 @@ def _pair(parsed: tuple[list[Job], Any]) -> list[Any]:
 def _condor(data: bytes) -> list[Any]:
     ads = parse_long_output(text(data))
     return [*(job_from_ad(ad) for ad in ads), *nodes_from_ads(ads)]
+
+
+def _reservations(found: Sequence[LrmReservation]) -> list[Any]:
+    """Reservations that hold together; checked here, as ``_pair`` checks its counts."""
+    for r in found:
+        assert isinstance(r, LrmReservation) and r.name and r.end >= r.start, r
+        assert r.node_count >= 0 and r.cores >= 0 and all(r.nodes), r
+    return []
+
+
+def _ar_ids(ids: list[str]) -> list[Any]:
+    assert all(i.isdigit() for i in ids), ids
+    return []
+
+
+def _sge_ar_detail(data: bytes) -> list[Any]:
+    """``qrstat -ar`` of the ids the (mutated) output itself names, as the adapter asks."""
+    ids = [m.decode() for m in re.findall(rb"<id>(\d+)</id>", data)]
+    return _reservations(reservations_sge.parse_qrstat_ar_xml(data, ids))
 
 
 @dataclass(frozen=True)
@@ -113,6 +141,27 @@ TARGETS = (
         ("pbspro/*pbsnodes*.json",),
     ),
     Target("htcondor_classad_text", _condor, ("htcondor/*.txt",)),
+    Target(
+        "slurm_reservations_text",
+        lambda d: _reservations(reservations_slurm.parse_reservations_text(text(d))),
+        ("slurm/*show_reservation*.txt", "slurm/*reservations_epoch.txt"),
+    ),
+    Target(
+        "slurm_reservations_json",
+        lambda d: _reservations(reservations_slurm.parse_reservations_json(text(d))),
+        ("slurm/*reservations*.json",),
+    ),
+    Target(
+        "sge_qrstat_ids_xml",
+        lambda d: _ar_ids(reservations_sge.parse_qrstat_ids(d)),
+        ("sge/*qrstat_xml_u_all*.xml",),
+    ),
+    Target("sge_qrstat_ar_xml", _sge_ar_detail, ("sge/*qrstat_ar_xml*.xml",)),
+    Target(
+        "pbs_rstat_text",
+        lambda d: _reservations(reservations_pbs.parse_pbs_rstat(text(d))),
+        ("pbspro/*rstat*.txt",),
+    ),
 )
 
 #: bytes that mean something to one of the formats: where mutations hurt most

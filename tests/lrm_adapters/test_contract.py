@@ -49,6 +49,7 @@ def sge(fail: bool = False) -> tuple[LRMAdapter, RecordedRunner]:
         {
             "qstat -f": fixture("sge/debian_sge819_qstat_f_u_r_ext_xml_disabled.xml"),
             "qhost -xml": fixture("sge/debian_sge819_qhost_xml.xml"),
+            "qrstat -xml": fixture("sge/debian_sge819_qrstat_xml_u_all_empty.xml"),
         },
         fail,
     )
@@ -60,6 +61,9 @@ def slurm(fail: bool = False) -> tuple[LRMAdapter, RecordedRunner]:
         {
             "squeue --json": fixture("slurm/debian_slurm2205_squeue_json_v0.0.38.json"),
             "sinfo --json": fixture("slurm/debian_slurm2205_sinfo_json_v0.0.38.json"),
+            "scontrol show": fixture(
+                "slurm/slurmweb_slurmrestd_25.11_v0.0.44_reservations_empty.json"
+            ),
         },
         fail,
     )

@@ -65,6 +65,7 @@ def test_slurm_and_pbs_adapters_merge_the_job_listing(tmp_path: Path):
     squeue = slurm_fixtures / "rivos_squeue_json_21.08_v0.0.37.json"  # one job running on cs75
     write_tool(bin_dir, "squeue", squeue.read_text())
     write_tool(bin_dir, "sinfo", '{"sinfo": [], "nodes": [], "errors": [], "warnings": []}')
+    write_tool(bin_dir, "scontrol", '{"reservations": [], "errors": []}')
     runner = CommandRunner(10, {"PATH": f"{bin_dir}:/usr/bin:/bin"})
     snapshot = SlurmAdapter(runner, site.vos).snapshot()
     (cs75,) = snapshot.nodes  # sinfo listed no node at all

@@ -142,7 +142,9 @@ def test_adapter_labels_vo_and_rejects_bad_host_names(tmp_path):
         f"#!/bin/sh\ncat {FIXTURES / 'debian_sge819_qstat_f_u_r_ext_xml_disabled.xml'}\n"
     )
     qhost.write_text(f"#!/bin/sh\ncat {FIXTURES / 'debian_sge819_qhost_xml.xml'}\n")
-    for script in (qstat, qhost):
+    qrstat = tmp_path / "qrstat"
+    qrstat.write_text(f"#!/bin/sh\ncat {FIXTURES / 'debian_sge819_qrstat_xml_u_all_empty.xml'}\n")
+    for script in (qstat, qhost, qrstat):
         script.chmod(0o755)
     import os
 
@@ -201,6 +203,8 @@ def test_adapter_asks_qstat_j_for_groups_only_when_a_vo_matches_on_group():
 
         def run(self, argv, **_):
             self.calls.append(argv)
+            if argv[0] == "qrstat":
+                return read("debian_sge819_qrstat_xml_u_all_empty.xml").decode()
             if argv[:2] == ["qstat", "-j"]:
                 return read("ood_qstat_j_xml_h_vmem.xml").decode().replace("4147342", "3")
             if argv[0] == "qstat":

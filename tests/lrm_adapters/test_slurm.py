@@ -208,6 +208,7 @@ def test_adapter_falls_back_to_scontrol_when_json_is_not_supported():
             name = {
                 "jobs": "clues_scontrol_o_show_jobs_20.02.txt",
                 "nodes": "clues_scontrol_o_show_nodes_20.02.txt",
+                "--oneliner": "debian_slurm2205_scontrol_show_reservation_o_empty.txt",
             }[argv[-1]]
             return read(name)
 
