@@ -169,19 +169,20 @@ class Event:
     id: int = 0
 
 
-def _add_missing_columns(engine: Engine) -> None:
-    """Bring a ledger written by an older elastic up to this schema, in place.
+def _add_missing_columns(engine: Engine, schema: MetaData = metadata) -> None:
+    """Bring a ledger written by an older elastic up to ``schema``, in place.
 
     ``create_all`` makes missing tables but never alters existing ones; every column
     added since the first release is nullable or has a server default, so adding it
-    keeps every row. (Renames or type changes would need real migrations.) Names are
+    keeps every row. Since migrations exist (``elastic.migrate``) this brings a ledger from
+    before them to the baseline schema, once, before it is stamped. Names are
     quoted by the dialect, so a column named after an SQL keyword works on every database.
     Two processes may open one old ledger at once (a daemon starting, ``elastic nodes``):
     a column the other one added meanwhile is not an error.
     """
     inspector = inspect(engine)
     quote = engine.dialect.identifier_preparer
-    for table in metadata.sorted_tables:
+    for table in schema.sorted_tables:
         have = {c["name"] for c in inspector.get_columns(table.name)}
         for column in table.columns:
             if column.name in have:
@@ -189,6 +190,8 @@ def _add_missing_columns(engine: Engine) -> None:
             kind = column.type.compile(dialect=engine.dialect)
             server_default = getattr(column.server_default, "arg", None)
             default = f" DEFAULT {server_default}" if server_default is not None else ""
+            if server_default is not None and not column.nullable:  # the default fills old rows
+                default += " NOT NULL"
             # names and types come from this module's own metadata, never from input
             statement = (
                 f"ALTER TABLE {quote.format_table(table)}"
@@ -253,14 +256,19 @@ class Ledger:
         A server's connections can be cut while the daemon sleeps between passes (server
         restart, idle timeout): ``pool_pre_ping`` checks one before use instead of failing
         the next pass on a dead socket. SQLite files need no such check.
+
+        An older ledger is upgraded here, at start, after a backup copy of a SQLite file
+        (``elastic.migrate.upgrade_ledger`` says why automatic and not refused); one a
+        newer elastic wrote is refused (``LedgerVersionError``, one line, exit 2).
         """
         url = database_url(where)
         options: dict[str, Any] = {}
         if url.get_backend_name() != "sqlite":
             options["pool_pre_ping"] = True
         engine = create_engine(url, **options)
-        metadata.create_all(engine)
-        _add_missing_columns(engine)
+        from elastic.migrate import upgrade_ledger  # it imports this module's schema
+
+        upgrade_ledger(engine)
         return cls(engine)
 
     @contextmanager

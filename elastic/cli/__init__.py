@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 
 from elastic import __version__
-from elastic.cli import explain, nodes, passes, reserve, validate
+from elastic.cli import explain, nodes, passes, reserve, upgrade, validate
 from elastic.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -62,6 +62,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     nodes.add_parser,  # nodes, drain, events
     explain.add_parser,  # explain
     reserve.add_parser,  # reserve, reservations, cancel
+    upgrade.add_parser,  # upgrade
     add_demo,  # demo
     add_render_context,  # render-context
     add_slurm_power,  # slurm-resume, slurm-suspend

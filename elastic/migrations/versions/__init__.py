@@ -1,0 +1,1 @@
+"""One module per ledger migration, oldest first by ``down_revision`` (Alembic skips this file)."""
