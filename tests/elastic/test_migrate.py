@@ -8,6 +8,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,12 +19,15 @@ from alembic.runtime.migration import MigrationContext
 from filelock import FileLock
 from sqlalchemy import Engine, inspect, text
 
-from elastic.cli import main
 from elastic.ledger import Ledger, metadata
 from elastic.migrate import BASELINE, LedgerVersionError, head_revision, upgrade_ledger
 from elastic.migrations.baseline import baseline_metadata
 from elastic.model import NodeState, ProviderKind
-from tests.elastic.test_ledger import pg_url, pg_where, raw_engine, where  # noqa: F401
+from tests.elastic import test_ledger
+from tests.elastic.test_ledger import raw_engine
+
+# the ledger tests' fixtures: a SQLite file, and a schema of its own on the PostgreSQL server
+where, pg_where, pg_url = test_ledger.where, test_ledger.pg_where, test_ledger.pg_url
 
 # The ledger of elastic before backoffs, marks and reservations existed, and before
 # nodes had dark_since and last_running (elastic/ledger.py at c0ff761), as plain SQL.
@@ -286,26 +291,18 @@ def test_an_opener_waits_for_another_ones_upgrade(where: str):
         engine.dispose()
 
 
-class held_upgrade_lock:  # noqa: N801 - used as a context manager, like a function
+@contextmanager
+def held_upgrade_lock(ledger_at: str, engine: Engine) -> Iterator[None]:
     """The lock an upgrader of this ledger takes (the file beside a SQLite ledger, the
     schema's advisory lock on PostgreSQL), held by the test."""
-
-    def __init__(self, where: str, engine: Engine) -> None:
-        self.where, self.engine = where, engine
-
-    def __enter__(self) -> None:
-        if "://" not in self.where:
-            self.lock = FileLock(f"{self.where}.migrate.lock")
-            self.lock.acquire()
-            return
-        self.connection = self.engine.connect()
-        key = "hashtext('elastic-ledger:' || current_schema())"
-        self.connection.execute(text(f"SELECT pg_advisory_lock({key})"))
-
-    def __exit__(self, *exc: object) -> None:
-        if "://" not in self.where:
-            self.lock.release()
-            return
-        key = "hashtext('elastic-ledger:' || current_schema())"
-        self.connection.execute(text(f"SELECT pg_advisory_unlock({key})"))
-        self.connection.close()
+    if "://" not in ledger_at:
+        with FileLock(f"{ledger_at}.migrate.lock"):
+            yield
+        return
+    key = "hashtext('elastic-ledger:' || current_schema())"
+    with engine.connect() as connection:
+        connection.execute(text(f"SELECT pg_advisory_lock({key})"))
+        try:
+            yield
+        finally:
+            connection.execute(text(f"SELECT pg_advisory_unlock({key})"))
