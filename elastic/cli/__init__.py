@@ -39,6 +39,7 @@ from elastic.config import ConfigError, find_site_file
 from elastic.contextualize import add_parser as add_render_context
 from elastic.demo import add_parser as add_demo
 from elastic.engine import PassLocked
+from elastic.extras import MissingExtra, missing_extra
 from elastic.sim.cli import add_parser as add_simulate
 from elastic.slurm_power import add_parser as add_slurm_power
 
@@ -117,6 +118,16 @@ def main(argv: list[str] | None = None) -> int:
     except PassLocked as exc:
         print(f"elastic: {exc}; this pass exits without acting", file=sys.stderr)
         return EXIT_LOCKED
+    except MissingExtra as exc:  # a slim install without what the site needs
+        print(exc, file=sys.stderr)
+        return EXIT_CONFIG
+    except ModuleNotFoundError as exc:
+        extra = missing_extra(exc)
+        if extra is None:
+            log.exception("unexpected error")
+            return EXIT_BUG
+        print(extra, file=sys.stderr)
+        return EXIT_CONFIG
     except Exception:
         log.exception("unexpected error")
         return EXIT_BUG
