@@ -85,7 +85,6 @@ class LRMParseError(LRMError):
 
 
 @runtime_checkable
-@runtime_checkable
 class PowersUp(Protocol):
     """An LRM that powers its own nodes up on request (Slurm power saving)."""
 
@@ -94,6 +93,7 @@ class PowersUp(Protocol):
         ...
 
 
+@runtime_checkable
 class LRMAdapter(Protocol):
     """Observe one resource manager; join and retire its execution hosts.
 
