@@ -1,7 +1,8 @@
 """``elastic simulate``: replay a workload against elastic and the baselines.
 
 Layer: entry point. Prints the metrics table and the targets, writes a JSON
-result and a PNG plot next to ``--out``.
+result and a PNG plot next to ``--out``. The progress bar moves with simulated
+time, over every policy's run (``-q`` hides it).
 """
 
 from __future__ import annotations
@@ -13,10 +14,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from elastic.config import load_site
-from elastic.sim.baselines import POLICIES
-from elastic.sim.compare import run_all, scaled_site, table
+from elastic.model import ProviderKind
+from elastic.sim.compare import run_all, scale_hosts
 from elastic.sim.engine import SimConfig
-from elastic.sim.workload import SCENARIOS, from_swf, placeable, scenario
+from elastic.sim.policies import POLICIES
+from elastic.sim.table import table
+from elastic.sim.workload import SCENARIOS, from_swf, scenario, spread
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -31,26 +34,37 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
     else:
         jobs = from_swf(Path(args.workload), site.vos, limit=args.limit)
-    jobs, left_out = placeable(jobs, site.vos)
-    if left_out:
-        print(f"{left_out} job(s) larger than their VO's worker flavor are left out (unplaceable)")
+    jobs, left_out = spread(jobs, site.vos)
     if not jobs:
-        print("no job of this workload fits a worker of its VO: nothing to simulate")
+        print("no job of this workload fits its VO's workers: nothing to simulate")
         return 1
-    scaled = scaled_site(site, jobs, args.local_scale)
+    scaled = scale_hosts(site, args.local_scale)
     policies = args.policy or list(POLICIES)
     if "elastic" not in policies:
         policies.insert(0, "elastic")
+    boots = SimConfig().boot_delay_s
+    if args.cloud_boot_s is not None:
+        boots = {**boots, ProviderKind.EC2: args.cloud_boot_s}
     config = SimConfig(
         pass_interval_s=float(site.policy.pass_interval_s),
+        boot_delay_s=boots,
         seed=args.seed,
         spot_interruptions_per_h=args.spot_interruptions_per_hour,
     )
-    with tqdm(total=len(policies), desc="policies", unit="policy", disable=args.quiet) as bar:
+    span_h = max(j.submit + j.runtime for j in jobs) / 3600
+    with tqdm(
+        total=round(len(policies) * span_h, 1),
+        desc="simulated",
+        unit="h",
+        disable=args.quiet,
+        bar_format="{l_bar}{bar}| {n:.0f}/{total:.0f} h {postfix}",
+    ) as bar:
 
-        def done(name: str) -> None:
-            bar.set_postfix_str(name)
-            bar.update(1)
+        def moved(name: str, now: float) -> None:
+            done = policies.index(name) * span_h + min(now / 3600, span_h)
+            if done - bar.n >= span_h / 200 or now / 3600 >= span_h:
+                bar.set_postfix_str(name, refresh=False)
+                bar.update(done - bar.n)
 
         comparison = run_all(
             scaled,
@@ -58,11 +72,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             config,
             policies,
             step_at=3600.0 if args.workload == "step" else None,
-            on_done=done,
+            on_pass=moved,
+            left_out=left_out,
         )
     print(
-        f"workload {args.workload}: {len(jobs)} jobs, {len(scaled.local.hosts)} local hosts "
-        f"({args.local_scale:g} of peak demand)"
+        f"workload {args.workload}: {len(jobs)} jobs, {left_out} left out; "
+        f"{len(scaled.local.hosts)} local hosts at {args.local_scale:g} of their size"
     )
     print(table(comparison))
     out = Path(args.out)
@@ -72,8 +87,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             {
                 "workload": args.workload,
                 "jobs": len(jobs),
+                "left_out": left_out,
                 "local_scale": args.local_scale,
                 "lower_bound_cost": comparison.lower_bound,
+                "bound_wait_s": comparison.wait_limit_s,
                 "fluid_bound_cost": comparison.fluid_bound,
                 "metrics": {k: m.as_dict() for k, m in comparison.metrics.items()},
                 "targets": [
@@ -109,8 +126,12 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     parser.add_argument(
         "--local-scale",
         type=float,
-        default=0.75,
-        help="local capacity as a fraction of peak demand (default 0.75)",
+        default=1.0,
+        help="the site's own local hosts, each with this factor of its cores and memory "
+        "(default 1: as configured)",
+    )
+    parser.add_argument(
+        "--cloud-boot-s", type=float, help="seconds an EC2 worker takes to boot (default 120)"
     )
     parser.add_argument("--seed", type=int, default=1, help="seed of the scenario's randomness")
     parser.add_argument(

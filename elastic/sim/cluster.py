@@ -6,9 +6,12 @@ EASY backfill: the first waiting job of a VO that does not fit gets a
 reservation on the node where it could start earliest (given the running jobs'
 end times, which the model knows exactly); later jobs may start ahead of it on
 any other node, or on that node only if they end before the reservation.
-A job that fits several nodes goes to a local one before a cloud one, then to
-the fullest: elastic registers cloud workers as the LRM's last choice (Slurm
-weight, SGE sequence number, PBS priority), so that they fall idle first.
+A job of ``nodes`` workers starts when that many nodes each have its per-node
+share free, and reserves the ``nodes`` nodes that free it earliest; the one-node
+case is exactly the rule above. A job that fits several nodes goes to a local one
+before a cloud one, then to the fullest: elastic registers cloud workers as the
+LRM's last choice (Slurm weight, SGE sequence number, PBS priority), so that they
+fall idle first.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ class SimNode:
     def start(self, job: SimJob, now: float) -> None:
         if not self.running:
             self._busy_from = now
-        self.running[job.id] = (job.cores, now + job.runtime)
+        self.running[job.id] = (job.cores_per_node, now + job.runtime)
         self.idle_since = None
 
     def finish(self, job_id: int, now: float) -> None:
@@ -66,7 +69,7 @@ class JobRecord:
     job: SimJob
     start: float | None = None
     end: float | None = None
-    node: str = ""
+    node: str = ""  # the workers it ran on, comma-separated
     restarts: int = 0  # times a spot interruption sent it back to the queue
 
 
@@ -99,8 +102,10 @@ class Cluster:
         requeued: set[str] = set()
         for node in due:
             for job_id in list(node.running):
-                node.finish(job_id, now)
                 record = self.records[job_id]
+                for name in record.node.split(","):  # a job spanning workers dies on all
+                    if name in self.nodes and job_id in self.nodes[name].running:
+                        self.nodes[name].finish(job_id, now)
                 record.start, record.node = None, ""
                 record.restarts += 1
                 self.waiting[record.job.vo].append(record.job)
@@ -126,19 +131,24 @@ class Cluster:
 
     def _easy(self, queue: list[SimJob], nodes: list[SimNode], now: float) -> list[SimJob]:
         left: list[SimJob] = []
-        reserved: tuple[SimNode, float] | None = None
+        reserved: tuple[set[str], float] | None = None
+        free = {n.id: n.free_cores for n in nodes}
+        most = max(free.values(), default=0)  # a job wider than this fits nowhere: skip fast
         for job in queue:
-            fits = [n for n in nodes if n.free_cores >= job.cores]
+            share = job.cores_per_node
+            fits = [n for n in nodes if free[n.id] >= share] if share <= most else []
             if reserved is not None:
-                node, shadow = reserved
-                fits = [n for n in fits if n is not node or now + job.runtime <= shadow]
-            if fits:
-                target = min(
-                    fits, key=lambda n: (n.spec.provider is ProviderKind.EC2, n.free_cores)
-                )
-                target.start(job, now)
+                held, shadow = reserved
+                fits = [n for n in fits if n.id not in held or now + job.runtime <= shadow]
+            if len(fits) >= job.nodes:
+                fits.sort(key=lambda n: (n.spec.provider is ProviderKind.EC2, free[n.id]))
+                targets = fits[: job.nodes]
+                for target in targets:
+                    target.start(job, now)
+                    free[target.id] -= share
+                most = max(free.values(), default=0)
                 record = self.records[job.id]
-                record.start, record.node = now, target.id
+                record.start, record.node = now, ",".join(t.id for t in targets)
                 continue
             if reserved is None:
                 reserved = self._reservation(job, nodes)
@@ -146,19 +156,28 @@ class Cluster:
         return left
 
     @staticmethod
-    def _reservation(job: SimJob, nodes: list[SimNode]) -> tuple[SimNode, float] | None:
-        best: tuple[SimNode, float] | None = None
+    def _reservation(job: SimJob, nodes: list[SimNode]) -> tuple[set[str], float] | None:
+        """The ``job.nodes`` nodes that free the job's share earliest, and when the last
+        of them does; None if fewer nodes than that could ever hold it."""
+        share = job.cores_per_node
+        frees: list[tuple[float, str]] = []
         for node in nodes:
-            if node.spec.cores < job.cores:
+            if node.spec.cores < share:
                 continue
             free = node.free_cores
+            if free >= share:
+                frees.append((0.0, node.id))
+                continue
             for cores, end in sorted(node.running.values(), key=lambda r: r[1]):
                 free += cores
-                if free >= job.cores:
-                    if best is None or end < best[1]:
-                        best = (node, end)
+                if free >= share:
+                    frees.append((end, node.id))
                     break
-        return best
+        if len(frees) < job.nodes:
+            return None
+        frees.sort()
+        chosen = frees[: job.nodes]
+        return {name for _, name in chosen}, chosen[-1][0]
 
     def pending(self, now: float) -> list[SimJob]:
         return [j for queue in self.waiting.values() for j in queue if j.submit <= now]

@@ -11,6 +11,7 @@ cloud VMs are billed per second from launch to destruction, with a minimum.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +36,22 @@ from elastic.sim.cluster import Cluster, JobRecord, SimNode
 from elastic.sim.workload import SimJob
 
 Policy = Callable[[Observation, Site, float], Plan]
+#: how long after the last job's end a run goes on for idle VMs to be retired
+TAIL_S = 3600.0
+
+
+def pass_interval(policy: Policy, default: float) -> float:
+    """A policy's own polling period where the system it stands for fixes one
+    (``interval_s`` on the callable, e.g. StarCluster's 60 s), else the site's."""
+    own = getattr(policy, "interval_s", None)
+    return float(own) if own else default
+
+
+def resume_timeout(policy: Policy) -> float:
+    """How long the LRM of ``policy`` waits for a booting node (``resume_timeout_s``, as
+    Slurm's ResumeTimeout): a node slower than that never joins. None: forever."""
+    own = getattr(policy, "resume_timeout_s", None)
+    return float(own) if own else math.inf
 
 
 @dataclass(frozen=True)
@@ -91,16 +108,18 @@ class Simulation:
 
     def observation(self, now: float) -> Observation:
         pending = [
-            Job(str(j.id), j.cores, j.memory_mb, j.vo, submit_time=j.submit)
+            Job(str(j.id), j.cores, j.memory_mb, j.vo, nodes=j.nodes, submit_time=j.submit)
             for j in self.cluster.pending(now)
         ]
-        started = [self.cluster.records[i] for n in self.cluster.nodes.values() for i in n.running]
+        ids = dict.fromkeys(i for n in self.cluster.nodes.values() for i in n.running)
+        started = [self.cluster.records[i] for i in ids]  # a job on several nodes once
         running = [
             Job(
                 str(r.job.id),
                 r.job.cores,
                 r.job.memory_mb,
                 r.job.vo,
+                nodes=r.job.nodes,
                 walltime_s=int(r.job.walltime) if r.job.walltime else None,
                 running=True,
                 submit_time=r.job.submit,
@@ -123,18 +142,30 @@ class Simulation:
         workers = tuple(_worker(n, now, timeout) for n in self.cluster.nodes.values())
         return Observation((*pending, *running), workers, tuple(hosts), next_serial=self.serial)
 
+    def decide(self, now: float) -> Plan:
+        """The policy's plan for now. A policy that ``reads_node_use`` (the baselines) also
+        gets the cores in use on each node, as ``qhost`` or ``sinfo`` report them."""
+        observation = self.observation(now)
+        if getattr(self.policy, "reads_node_use", False):
+            used = {n.id: n.spec.cores - n.free_cores for n in self.cluster.nodes.values()}
+            return self.policy(observation, self.site, now, used)  # type: ignore[call-arg]
+        return self.policy(observation, self.site, now)
+
     def apply(self, plan: Plan, now: float) -> None:
         for action in plan.actions:
             if isinstance(action, Boot):
                 self.serial += 1
                 delay = self.config.boot_delay_s[action.provider]
                 delay *= 1 + self.rng.uniform(-self.config.boot_jitter, self.config.boot_jitter)
+                ready_at = now + delay
+                if delay > resume_timeout(self.policy):  # the LRM marks it DOWN: never joins
+                    ready_at = math.inf
                 interrupt_at = None
                 rate = self.config.spot_interruptions_per_h
                 if action.provider is ProviderKind.EC2 and rate > 0:
                     interrupt_at = now + self.rng.expovariate(rate / 3600)
                 self.cluster.nodes[action.node_id] = SimNode(
-                    action.spec(), now, now + delay, interrupt_at=interrupt_at
+                    action.spec(), now, ready_at, interrupt_at=interrupt_at
                 )
             elif isinstance(action, Drain):
                 self.cluster.nodes[action.node_id].draining = True
@@ -179,6 +210,7 @@ class Simulation:
         last_submit = self.jobs[-1].submit if self.jobs else 0.0
         limit = horizon if horizon is not None else last_submit + 30 * 86400
         now, next_pass, arrival = 0.0, 0.0, 0
+        interval = pass_interval(self.policy, self.config.pass_interval_s)
         timeline: list[tuple[float, int, int, int]] = []
         while now <= limit:
             self.cluster.finish_due(now)
@@ -188,13 +220,13 @@ class Simulation:
                 arrival += 1
             self.cluster.schedule(now)
             if now >= next_pass:
-                self.act(self.policy(self.observation(now), self.site, now), now)
+                self.act(self.decide(now), now)
                 self.cluster.schedule(now)
                 timeline.append(self._sample(now))
-                next_pass = now + self.config.pass_interval_s
+                next_pass = now + interval
                 if on_pass is not None:
                     on_pass(now)
-                if arrival >= len(self.jobs) and self._drained():
+                if arrival >= len(self.jobs) and self._drained(now):
                     break
             now = self._next_event(now, next_pass, arrival)
         for node in list(self.cluster.nodes):
@@ -209,14 +241,15 @@ class Simulation:
             unfinished,
         )
 
-    def _drained(self) -> bool:
-        """All work done and no cloud VM left to bill: later passes change nothing."""
+    def _drained(self, now: float) -> bool:
+        """All work done and no cloud VM left to bill: later passes change nothing. A
+        policy that never retires idle VMs (Slurm's default SuspendTime) is stopped, and
+        its VMs billed, ``TAIL_S`` after the last job ended, as every policy would be."""
         nodes = self.cluster.nodes.values()
-        return (
-            not any(self.cluster.waiting.values())
-            and not any(n.running for n in nodes)
-            and all(n.spec.provider is ProviderKind.LIBVIRT for n in nodes)
-        )
+        if any(self.cluster.waiting.values()) or any(n.running for n in nodes):
+            return False
+        ended = max((r.end or 0.0 for r in self.cluster.records.values()), default=0.0)
+        return now - ended >= TAIL_S or all(n.spec.provider is ProviderKind.LIBVIRT for n in nodes)
 
     def _sample(self, now: float) -> tuple[float, int, int, int]:
         local = sum(

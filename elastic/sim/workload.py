@@ -10,15 +10,17 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from elastic.config import VoConfig
-from elastic.planning.demand import too_big
 from elastic.swf import read_swf
 from elastic.vomatch import vo_of
 
 HOUR = 3600.0
+#: memory a job is given per core where the workload says none (the synthetic scenarios,
+#: and SWF traces whose fields 7 and 10 are -1, as the NASA iPSC/860 trace's are)
+MEMORY_MB_PER_CORE = 1000
 
 
 @dataclass(frozen=True)
@@ -30,17 +32,28 @@ class SimJob:
     submit: float
     runtime: float
     walltime: float | None = None  # the limit the user asked for, when the workload has one
+    #: workers the job spans; cores and memory_mb are the whole job's, split evenly
+    nodes: int = 1
+
+    @property
+    def cores_per_node(self) -> int:
+        return -(-self.cores // self.nodes)
+
+    @property
+    def memory_mb_per_node(self) -> int:
+        return -(-self.memory_mb // self.nodes)
 
 
-Row = tuple[str, int, float, float, float | None]  # VO, cores, submit, runtime, walltime
+#: VO, cores, submit, runtime, walltime, memory MB (0: none given)
+Row = tuple[str, int, float, float, float | None, int]
 
 
 def _jobs(rows: list[Row]) -> list[SimJob]:
-    """Jobs in submission order, numbered in that order; 1 GB per core."""
+    """Jobs in submission order, numbered in that order; MEMORY_MB_PER_CORE where none given."""
     rows.sort(key=lambda r: r[2])
     return [
-        SimJob(i, vo, cores, cores * 1000, submit, runtime, walltime)
-        for i, (vo, cores, submit, runtime, walltime) in enumerate(rows)
+        SimJob(i, vo, cores, memory or cores * MEMORY_MB_PER_CORE, submit, runtime, walltime)
+        for i, (vo, cores, submit, runtime, walltime, memory) in enumerate(rows)
     ]
 
 
@@ -90,7 +103,7 @@ def scenario(name: str, vos: Sequence[str], seed: int = 1, hours: float = 12.0) 
         rows += [(first, 1, t, rng.uniform(20, 120)) for t in _poisson(rng, 1 / 8, 0, end)]
     else:
         raise ValueError(f"unknown scenario {name!r}; known: {', '.join(SCENARIOS)}")
-    return _jobs([(*row, None) for row in rows])  # users of these ask no walltime
+    return _jobs([(*row, None, 0) for row in rows])  # users of these ask no walltime
 
 
 SCENARIOS = ("step", "poisson", "flapping", "diurnal", "three-vos", "mixed", "short")
@@ -103,16 +116,24 @@ def from_swf(path: Path, vos: Sequence[VoConfig], limit: int | None = None) -> l
         job = record.job
         vo = vo_of(job, vos) or vos[int(job.user or 0) % len(vos)].name
         walltime = float(job.walltime_s) if job.walltime_s else None
-        rows.append((vo, job.cores, job.submit_time or 0.0, max(record.runtime_s, 1.0), walltime))
+        submit, runtime = job.submit_time or 0.0, max(record.runtime_s, 1.0)
+        rows.append((vo, job.cores, submit, runtime, walltime, job.memory_mb))
     return _jobs(rows)
 
 
-def placeable(jobs: Sequence[SimJob], vos: Sequence[VoConfig]) -> tuple[list[SimJob], int]:
-    """The jobs a worker of their VO's flavor can hold, and how many cannot.
+def spread(jobs: Sequence[SimJob], vos: Sequence[VoConfig]) -> tuple[list[SimJob], int]:
+    """Each job on as many workers of its VO's flavor as it needs, and how many cannot run.
 
-    The planner reports the others as unplaceable and no policy could run them;
-    left in, they would sit in the queue for the whole run and skew every figure.
+    A job wider than one worker (in cores or memory) spans ``nodes`` workers, its cores
+    and memory split evenly, as an MPI job spans hosts of a real LRM; the planner sizes
+    its demand by the same per-node shares (``Job.nodes``). A job left out is one that
+    no worker count holds: its VO has no room for that many workers (``max_nodes``).
     """
     by_name = {vo.name: vo for vo in vos}
-    kept = [j for j in jobs if too_big(j.cores, j.memory_mb, by_name[j.vo]) is None]
+    kept: list[SimJob] = []
+    for job in jobs:
+        flavor = by_name[job.vo].flavor
+        nodes = max(-(-job.cores // flavor.cores), -(-job.memory_mb // flavor.memory_mb), 1)
+        if nodes <= by_name[job.vo].max_nodes:
+            kept.append(replace(job, nodes=nodes) if nodes != job.nodes else job)
     return kept, len(jobs) - len(kept)

@@ -1,9 +1,10 @@
-"""Baseline policies, one small module each, all with the planner's signature.
+"""The faithful baselines: other systems' scaling rules, one small module each.
 
-``POLICIES`` maps a name to a factory ``site -> (policy, site the policy runs on)``.
-Several baselines are the real planner on a modified site (that *is* the policy a
-site admin would get by configuring elastic that way); the others decide
-differently and live in their own module.
+Layer: pure simulation policies. Each module follows the documentation and code of the
+system it stands for, cites them, and decides with its own short code: none imports
+``elastic.planning`` (an import contract in pyproject.toml holds them to that), so that
+a comparison with elastic never measures the planner against itself. The planner-based
+variants of elastic live in ``elastic.sim.ablations``.
 """
 
 from __future__ import annotations
@@ -11,25 +12,38 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from elastic.config import Site
+from elastic.model import Observation, Plan
 from elastic.sim.baselines import (
     always_cloud,
     clues,
-    local_only,
+    cluster_autoscaler,
     slurm_powersave,
     starcluster,
     static,
 )
-from elastic.sim.baselines.common import elastic
-from elastic.sim.engine import Policy
 
+#: the planner's signature (as ``elastic.sim.engine.Policy``, not imported: the engine
+#: uses the planner's destroy rule, and the baselines import nothing of the planner)
+Policy = Callable[[Observation, Site, float], Plan]
 Factory = Callable[[Site], tuple[Policy, Site]]
 
-POLICIES: dict[str, Factory] = {
-    "elastic": elastic,
-    "B0-static": static.make,
-    "B1-local-only": local_only.make,
-    "B2-always-cloud": always_cloud.make,
-    "B3-clues": clues.make,
-    "B4-starcluster": starcluster.make,
-    "B5-slurm-powersave": slurm_powersave.make,
+#: name -> factory ``site -> (policy, the site it runs on)``
+BASELINES: dict[str, Factory] = {
+    "static": static.make,
+    "always-cloud": always_cloud.make,
+    "clues": clues.make,
+    "starcluster-1h": starcluster.make_hourly,
+    "starcluster-1s": starcluster.make_per_second,
+    "slurm-default": slurm_powersave.make_default,
+    "slurm-tuned": slurm_powersave.make_tuned,
+    "k8s-autoscaler": cluster_autoscaler.make,
 }
+#: the ones that scale (static and always-cloud are the floor and ceiling of the table)
+SCALERS = (
+    "clues",
+    "starcluster-1h",
+    "starcluster-1s",
+    "slurm-default",
+    "slurm-tuned",
+    "k8s-autoscaler",
+)

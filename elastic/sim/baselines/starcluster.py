@@ -1,40 +1,102 @@
-"""B4: StarCluster-like load balancer. Every 60 s, add one node when the oldest job has
-waited more than 15 min; remove an idle node only in the last 5 min of its billed hour."""
+"""StarCluster's SGE load balancer (``starcluster loadbalance``), per VO cluster.
+
+Layer: pure simulation policy (no ``elastic.planning``). Written from
+``starcluster/balancers/sge/__init__.py`` of github.com/jtriley/StarCluster
+(``SGELoadBalancer``: ``_eval_add_node``, ``_eval_remove_node``, ``_should_remove``):
+
+- polls every ``polling_interval`` = 60 s, its default, whatever the grid's pass interval;
+- adds nodes only when the queued slots exceed the available ones and the oldest
+  queued job has waited more than ``wait_time`` (900 s), or at once when the cluster has
+  no slots at all; it adds ``min(add_nodes_per_iteration, qw_slots // slots_per_host)``
+  nodes (default 1, and the integer division is StarCluster's: a queue smaller than one
+  host's slots adds none), never within ``stabilization_time`` (180 s) of its last change;
+  the slots it counts are those of hosts up, not booting;
+- removes nodes only when nothing is queued and the cluster is stable: each idle node
+  is removed once it has been up ``kill_after`` minutes (45) past the hour, the rule for
+  hourly billing (``starcluster-1h``); with per-second billing the balancer's kill_after
+  is 0, so an idle node goes at once (``starcluster-1s``). Local workers are not billed:
+  both variants remove them at once.
+
+Deviations: StarCluster runs one cluster on EC2 with a master it never removes; here
+each VO is one cluster, ``min_nodes`` is the VO's, and new nodes take local host room
+before EC2.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from elastic.config import Site
-from elastic.model import Destroy, Drain, LrmNodeState, NodeState, Observation, Plan
-from elastic.planning import plan
-from elastic.sim.baselines.common import NOT_ELASTIC, only, with_changes
-from elastic.sim.engine import Policy
+from elastic.model import Action, Observation, ProviderKind, WorkerNode
+from elastic.sim.baselines.common import (
+    Baseline,
+    Room,
+    destroy,
+    free_of,
+    is_idle,
+    is_up,
+    nodes_of,
+    pending_of,
+)
 
-WAIT_S = 900.0
-HOUR_END_S = 300.0
+POLLING_INTERVAL_S = 60.0
+WAIT_TIME_S = 900.0
+ADD_NODES_PER_ITERATION = 1
+STABILIZATION_TIME_S = 180.0
+KILL_AFTER_MIN = 45
 
 
-def make(site: Site) -> tuple[Policy, Site]:
-    # it keeps only the planner's boots: wants that reclaim would cover, by drains B4
-    # never makes, must not hold its boots back
-    changed = with_changes(site, policy={"max_boots_per_pass": 1, **NOT_ELASTIC})
-    oldest: dict[str, float] = {}
+class StarCluster(Baseline):
+    interval_s = POLLING_INTERVAL_S
 
-    def policy(observation: Observation, site: Site, now: float) -> Plan:
-        pending = {job.id for job in observation.jobs if not job.running}
-        for job_id in pending - oldest.keys():
-            oldest[job_id] = now
-        for job_id in oldest.keys() - pending:
-            del oldest[job_id]
-        waited = now - min(oldest.values()) if oldest else 0.0
-        boots = only(plan(observation, site, now), {"boot"}).actions if waited > WAIT_S else ()
-        actions: list[Drain | Destroy] = []
-        for node in observation.nodes:
-            into_hour = (now - node.created_at) % 3600
-            idle = node.state is NodeState.READY and node.lrm_state is LrmNodeState.IDLE
-            if idle and into_hour >= 3600 - HOUR_END_S:
-                actions.append(Drain(node.id, node.vo, "idle near the end of its billed hour"))
-            if node.state is NodeState.DRAINING and node.lrm_state is LrmNodeState.DRAINED:
-                actions.append(Destroy(node.id, node.vo, "drained"))
-        return Plan(tuple(boots) + tuple(actions))
+    def __init__(self, kill_after_min: int) -> None:
+        self.kill_after_s = kill_after_min * 60.0
+        self.modified: dict[str, float] = {}  # VO -> last time its cluster changed
 
-    return policy, changed
+    def decide(
+        self, observation: Observation, site: Site, now: float, used: Mapping[str, int]
+    ) -> list[Action]:
+        room = Room.of(observation, site)
+        actions: list[Action] = []
+        for vo in site.vos:
+            nodes = nodes_of(observation, vo.name)
+            queued = pending_of(observation, vo.name)
+            stable = now - self.modified.get(vo.name, -1e18) >= STABILIZATION_TIME_S
+            hosts = [n for n in nodes if is_up(n)]
+            total = sum(n.cores for n in hosts)
+            if queued and len(nodes) < vo.max_nodes and (stable or total == 0):
+                need = 0
+                if total == 0:
+                    need = 1
+                else:
+                    qw_slots = sum(j.cores for j in queued)
+                    avail = sum(free_of(n, used) for n in hosts)
+                    oldest = now - min(j.submit_time or now for j in queued)
+                    if qw_slots > avail and oldest > WAIT_TIME_S:
+                        need = qw_slots // vo.flavor.cores
+                need = min(ADD_NODES_PER_ITERATION, need, vo.max_nodes - len(nodes))
+                for _ in range(need):
+                    boot = room.boot(vo, "StarCluster: queued slots exceed available")
+                    if boot is not None:
+                        actions.append(boot)
+                        self.modified[vo.name] = now
+            if not queued and stable:
+                removable = max(0, len(nodes) - vo.min_nodes)
+                idle = [n for n in nodes if is_idle(n) and self._should_remove(n, now)]
+                if idle[:removable]:
+                    actions += destroy(idle[:removable], "StarCluster: idle, queue empty")
+                    self.modified[vo.name] = now
+        return actions
+
+    def _should_remove(self, node: WorkerNode, now: float) -> bool:
+        if node.provider is not ProviderKind.EC2:
+            return True
+        return (now - node.created_at) % 3600 >= self.kill_after_s
+
+
+def make_hourly(site: Site) -> tuple[StarCluster, Site]:
+    return StarCluster(KILL_AFTER_MIN), site
+
+
+def make_per_second(site: Site) -> tuple[StarCluster, Site]:
+    return StarCluster(0), site

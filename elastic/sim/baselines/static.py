@@ -1,25 +1,37 @@
-"""B0: a static local cluster. Every local host is filled with VO workers (by share) at
-the start, ready at once; nothing ever changes after that."""
+"""A static local cluster: every local host filled with VO workers at the start.
+
+Layer: pure simulation policy (no ``elastic.planning``). What a site without any
+autoscaler runs: at t = 0 the hosts are split among the VOs by ``vos[].share`` (each
+new worker goes to the VO furthest below its share of the workers so far), ready at
+once; nothing changes after that and nothing goes to the cloud.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from elastic.config import Site
-from elastic.model import Observation, Plan
-from elastic.planning.scale_up import boots_for, place_local
-from elastic.planning.state import PassState, View
-from elastic.sim.engine import Policy
+from elastic.model import Action, Observation
+from elastic.sim.baselines.common import Baseline, Room
 
 
-def make(site: Site) -> tuple[Policy, Site]:
-    def policy(observation: Observation, site: Site, now: float) -> Plan:
+class Static(Baseline):
+    def decide(
+        self, observation: Observation, site: Site, now: float, used: Mapping[str, int]
+    ) -> list[Action]:
         if now > 0:
-            return Plan()
-        view = View.of(observation, site, now)
-        state = PassState.start(view)
-        state.boots_left = 10**6
-        for vo in site.vos:
-            state.want(vo.name, 10**6)
-        place_local(state, view)
-        return Plan(tuple(boots_for(site, state.placements, observation.next_serial)))
+            return []
+        room = Room.of(observation, site)
+        held = {vo.name: 0 for vo in site.vos}
+        open_vos = list(site.vos)
+        while open_vos:
+            vo = min(open_vos, key=lambda v: (held[v.name] / max(v.share, 1e-9), v.name))
+            if room.boot(vo, "static cluster") is None:  # the site has no ec2 section
+                open_vos.remove(vo)
+            else:
+                held[vo.name] += 1
+        return list(room.boots)
 
-    return policy, site
+
+def make(site: Site) -> tuple[Static, Site]:
+    return Static(), site.model_copy(update={"ec2": None})

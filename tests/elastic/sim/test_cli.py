@@ -22,7 +22,7 @@ def test_simulate_prints_the_table_and_writes_json_and_png(tmp_path, capsys):
             "--hours",
             "3",
             "--policy",
-            "B1-local-only",
+            "clues",
             "--spot-interruptions-per-hour",
             "2",
             "--out",
@@ -31,11 +31,17 @@ def test_simulate_prints_the_table_and_writes_json_and_png(tmp_path, capsys):
     )
     printed = capsys.readouterr().out
     assert code == 0
-    assert "| elastic |" in printed and "| B1-local-only |" in printed
+    rows = [line.split("|")[1].strip() for line in printed.splitlines() if line.startswith("| ")]
+    assert rows[1:] == ["elastic", "clues"]
+    assert max(len(line) for line in printed.splitlines() if not line.startswith("wrote")) <= 100
+    assert "AWRT: average weighted response time" in printed.replace("\n", " ")
+    assert "bsld: mean bounded slowdown" in printed.replace("\n", " ")
+    assert "<10min: VMs that lived under 10 minutes" in printed.replace("\n", " ")
+    assert "jobs left out (no worker count of their VO holds them): 0" in printed
     assert "spot interruptions: elastic" in printed
     assert "target MET" in printed or "target MISSED" in printed
     result = json.loads(out.with_suffix(".json").read_text())
-    assert set(result["metrics"]) == {"elastic", "B1-local-only"}
+    assert set(result["metrics"]) == {"elastic", "clues"}
     assert result["metrics"]["elastic"]["interrupted_vms"] > 0
     assert out.with_suffix(".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
