@@ -22,7 +22,7 @@ import sys
 from collections.abc import Callable
 
 from elastic import __version__
-from elastic.cli import explain, nodes, passes, reserve, upgrade, validate
+from elastic.cli import explain, init, nodes, passes, reserve, upgrade, validate
 from elastic.cli.common import (
     EXIT_BUG,
     EXIT_CONFIG,
@@ -58,6 +58,7 @@ __all__ = [
 #: Every command group, in the order ``elastic --help`` lists them. A new command is a
 #: module with ``add_parser(subparsers)`` (e.g. ``elastic/cli/explain.py``) added here.
 COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
+    init.add_parser,  # init
     validate.add_parser,  # validate
     passes.add_parser,  # plan, run-once, daemon, status
     nodes.add_parser,  # nodes, drain, events

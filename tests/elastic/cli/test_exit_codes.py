@@ -24,8 +24,8 @@ VALID_ARGS = {
     "reserve": ["atlas", "--nodes", "1", "--hours", "1"],
     "cancel": ["r-1"],
 }
-#: ``demo`` runs the embedded site whatever ``--config`` says
-NO_SITE_FILE = {"demo"}
+#: ``demo`` runs the embedded site whatever ``--config`` says; ``init`` writes one
+NO_SITE_FILE = {"demo", "init"}
 
 
 def command_names() -> list[str]:
