@@ -71,7 +71,9 @@ class StarCluster(Baseline):
                 else:
                     qw_slots = sum(j.cores for j in queued)
                     avail = sum(free_of(n, used) for n in hosts)
-                    oldest = now - min(j.submit_time or now for j in queued)
+                    oldest = now - min(
+                        now if j.submit_time is None else j.submit_time for j in queued
+                    )
                     if qw_slots > avail and oldest > WAIT_TIME_S:
                         need = qw_slots // vo.flavor.cores
                 need = min(ADD_NODES_PER_ITERATION, need, vo.max_nodes - len(nodes))
