@@ -17,6 +17,7 @@ from elastic.config import Site
 from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, run_all
 from elastic.ledger import Ledger
+from elastic.logging_setup import decision_fields
 from elastic.model import (
     Action,
     Boot,
@@ -166,13 +167,25 @@ class Actuator:
                 self._destroy(action)
         except Exception as exc:  # errors become data at the action boundary
             message = f"{type(exc).__name__}: {exc}"
-            log.warning("%s %s failed: %s", action.kind, action.node_id, message)
+            log.warning(
+                "%s %s failed: %s",
+                action.kind,
+                action.node_id,
+                message,
+                extra=decision_fields(action.vo, action.node_id, action.kind, message),
+            )
             self.ledger.close_intent(intent, self.now, ok=False, detail=message)
             self._after_failure(action, message)
             return ActionResult(action, ok=False, error=message)
         crash_point("intent:done")
         self.ledger.close_intent(intent, self.now, ok=True)
-        decisions.info("%s %s done: %s", action.kind, action.node_id, action.reason)
+        decisions.info(
+            "%s %s done: %s",
+            action.kind,
+            action.node_id,
+            action.reason,
+            extra=decision_fields(action.vo, action.node_id, action.kind, action.reason),
+        )
         return ActionResult(action, ok=True)
 
     def _record_boot(self, boot: Boot) -> None:

@@ -164,7 +164,7 @@ def agent_source() -> str:
 
 
 def cloud_init_files(site: Site, vo: str, hostname: str) -> dict[str, Any]:
-    """What cloud-init/_common.yaml.j2 and _deadman_runcmd.yaml.j2 write; every value is quoted there.
+    """What cloud-init/_common.yaml.j2 and _deadman_runcmd.yaml.j2 write; each value quoted.
 
     The agent goes gzip+base64 (``encoding: gz+b64``): EC2 takes at most 16 KB of
     user-data, and the compressed agent is a third of its source. ``mtime=0`` keeps the

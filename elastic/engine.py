@@ -32,6 +32,7 @@ from elastic.config import Site
 from elastic.crashpoints import crash_point
 from elastic.deadline import TimedOut, abandoned_calls, run_all
 from elastic.ledger import Ledger
+from elastic.logging_setup import decision_fields
 from elastic.lrm_reservations import sync
 from elastic.model import (
     OPEN_RESERVATION_STATES,
@@ -473,7 +474,13 @@ class Engine:
         just_drained = [n for n in observation.nodes if n.id in drained]
         destroys = tuple(plan_destroys(just_drained, self.site, now))
         for action in destroys:
-            decisions.info("plan destroy %s (%s): %s", action.node_id, action.vo, action.reason)
+            decisions.info(
+                "plan destroy %s (%s): %s",
+                action.node_id,
+                action.vo,
+                action.reason,
+                extra=decision_fields(action.vo, action.node_id, action.kind, action.reason),
+            )
         if not destroys:
             return (), []
         return destroys, self.actuator(now, act_by).run(destroys)
@@ -542,7 +549,7 @@ def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> Non
     """Log the plan. An unplaceable job is a warning the first time ``reported`` (kept
     across a daemon's passes) sees it, and a debug line on later passes."""
     for decision in decided.decisions:
-        decisions.info("decision %s", decision.summary())
+        decisions.info("decision %s", decision.summary(), extra=decision_fields(decision.vo))
     for note in decided.notes:
         log.warning("%s", note)
     for item in decided.unplaceable:
@@ -552,7 +559,14 @@ def log_plan(decided: Plan, reported: set[tuple[str, str]] | None = None) -> Non
         if reported is not None:
             reported.add(key)
     for action in decided.actions:
-        decisions.info("plan %s %s (%s): %s", action.kind, action.node_id, action.vo, action.reason)
+        decisions.info(
+            "plan %s %s (%s): %s",
+            action.kind,
+            action.node_id,
+            action.vo,
+            action.reason,
+            extra=decision_fields(action.vo, action.node_id, action.kind, action.reason),
+        )
 
 
 def site_lock(site: Site) -> FileLock:

@@ -3,7 +3,8 @@
 Layer: entry point (argument parsing, exit codes, printing). One module per group of
 commands, each with an ``add_parser(subparsers)``; ``COMMANDS`` lists them all, so a
 command whose module cannot be imported fails ``elastic`` loudly instead of vanishing.
-``--config``/``-c``, ``-v`` and ``-q`` go before or after the command. Exit codes:
+``--config``/``-c``, ``-v``, ``-q`` and ``--log-format`` go before or after the command.
+Exit codes:
 
   0  done; the pass (or command) completed and every action succeeded
   1  unexpected internal error (a bug: please report it with the log)
@@ -21,6 +22,8 @@ import logging
 import sys
 from collections.abc import Callable
 
+import argcomplete
+
 from elastic import __version__
 from elastic.cli import explain, init, nodes, passes, reserve, upgrade, validate
 from elastic.cli.common import (
@@ -35,11 +38,13 @@ from elastic.cli.common import (
     Subparsers,
     add_common_options,
 )
+from elastic.cli.completion import add_parser as add_completion
 from elastic.config import ConfigError, find_site_file
 from elastic.contextualize import add_parser as add_render_context
 from elastic.demo import add_parser as add_demo
 from elastic.engine import PassLocked
 from elastic.extras import MissingExtra, missing_extra
+from elastic.logging_setup import configure_logging
 from elastic.sim.cli import add_parser as add_simulate
 from elastic.slurm_power import add_parser as add_slurm_power
 
@@ -69,6 +74,7 @@ COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     add_render_context,  # render-context
     add_slurm_power,  # slurm-resume, slurm-suspend
     add_simulate,  # simulate
+    add_completion,  # completion
 )
 
 log = logging.getLogger("elastic")
@@ -92,18 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure_logging(verbose: int, quiet: bool) -> None:
-    level = logging.WARNING if quiet else logging.DEBUG if verbose > 1 else logging.INFO
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if verbose < 1:
-        for noisy in ("apscheduler", "botocore", "urllib3", "werkzeug"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    if argv is None:  # the shell asks for completions (elastic completion): answer, exit
+        argcomplete.autocomplete(parser)
     args = parser.parse_args(argv)
-    _configure_logging(args.verbose, args.quiet)
+    configure_logging(args.verbose, args.quiet, args.log_format)
     args.config = str(find_site_file(args.config))
     try:
         code: int = args.func(args)

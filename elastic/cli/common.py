@@ -2,8 +2,8 @@
 command takes and the help format.
 
 Layer: entry point (imports the configuration only). The options ``--config``/``-c``,
-``-v`` and ``-q`` are defined once here and added both to the top-level parser and to
-every subcommand, so they work before or after the command; given in both places, the
+``-v``, ``-q`` and ``--log-format`` are defined once here and added both to the top-level
+parser and to every subcommand, so they work before or after the command; given in both places, the
 one after the command wins (a subcommand leaves an option it was not given unset).
 """
 
@@ -46,8 +46,8 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 
 def add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> None:
-    """``--config``/``-c``, ``-v``, ``-q``. On a subcommand their defaults are left
-    unset (SUPPRESS), so an option given only before the command keeps its value."""
+    """``--config``/``-c``, ``-v``, ``-q``, ``--log-format``. On a subcommand their defaults
+    are left unset (SUPPRESS), so an option given only before the command keeps its value."""
 
     def unset_below(value: Any) -> Any:
         return value if top_level else argparse.SUPPRESS
@@ -72,6 +72,13 @@ def add_common_options(parser: argparse.ArgumentParser, *, top_level: bool) -> N
         action="store_true",
         default=unset_below(False),
         help="only warnings and errors",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=unset_below("text"),
+        help="log lines on stderr: text, or json (one object a line: time, level, logger, "
+        "message, and vo/node/action/reason for a decision); default text",
     )
 
 

@@ -23,9 +23,11 @@ VALID_ARGS = {
     "simulate": ["--workload", "step"],
     "reserve": ["atlas", "--nodes", "1", "--hours", "1"],
     "cancel": ["r-1"],
+    "completion": ["bash"],
 }
-#: ``demo`` runs the embedded site whatever ``--config`` says; ``init`` writes one
-NO_SITE_FILE = {"demo", "init"}
+#: ``demo`` runs the embedded site whatever ``--config`` says; ``init`` writes one;
+#: ``completion`` prints shell code and reads none
+NO_SITE_FILE = {"demo", "init", "completion"}
 
 
 def command_names() -> list[str]:
