@@ -14,8 +14,9 @@ it and the admin sees why. A placed node is booted with the VO's
 contextualization and recorded exactly as a planned boot: the same ``Actuator``
 writes the intent, calls the provider and closes the intent, so the ledger, the
 event log and crash recovery are the same as in ``elastic daemon``. The node's VO
-is the VO whose name is one of the node's Slurm features. Do not also run
-``elastic daemon`` for a power-save site: Slurm is the planner there.
+is the VO whose name is one of the node's Slurm features. Slurm is the planner for the
+queue there: a pass on a power-save site boots nothing for it, and only powers advance
+reservations' nodes up ahead of their start (``elastic.planning.power_save``).
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Layer: pure. On such a site Slurm decides when a ``State=CLOUD`` node is needed 
 elastic's ResumeProgram (``elastic slurm-resume``), which places and boots it within every
 limit (``planning.resume``). A pass therefore plans no queue boots and retires nothing
 (Slurm's SuspendProgram does). What Slurm does not do is power a reservation's nodes up
-before its jobs arrive: a pass asks for that, from the reservation's start minus the lead,
-for each node the reservation names that is not already booting or up, at most
-``max_boots_per_pass`` a pass; Slurm's ResumeProgram then boots each as it would for a job.
+before its jobs arrive: a pass asks for that, from the reservation's start minus the lead
+until its start, for each node the reservation names that is not already booting or up,
+at most ``max_boots_per_pass`` a pass; Slurm's ResumeProgram then boots each as it would
+for a job. From the start Slurm allocates the reservation's jobs and powers up for them.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ def power_up_reserved(view: View) -> list[PowerUp]:
     actions: list[PowerUp] = []
     for vo, due in sorted(view.reserved.items()):
         for r in due:
+            if view.now >= r.start:
+                continue  # from its start Slurm allocates, and powers up, for its jobs
             for name in r.lrm_nodes:
                 if name in up or len(actions) >= budget:
                     continue
