@@ -50,11 +50,19 @@ def reservation_vo(lrm: LrmReservation, vos: Sequence[VoConfig]) -> str | None:
     return None
 
 
-def size_of(lrm: LrmReservation, vo: VoConfig) -> int:
-    """Workers of ``vo`` the reservation asks for."""
+#: LRMs whose reservations are slots (cores) on whatever hosts serve them, not nodes
+SLOT_LRMS = frozenset({"sge"})
+
+
+def size_of(lrm: LrmReservation, vo: VoConfig, source: str = "") -> int:
+    """Workers of ``vo`` the reservation asks for: the nodes it names (Slurm, PBS), or on
+    an LRM that reserves slots (SGE) the workers its cores make."""
+    slots = math.ceil(lrm.cores / vo.flavor.cores) if lrm.cores else 0
+    if source in SLOT_LRMS and slots:
+        return slots
     if lrm.nodes or lrm.node_count:
         return max(len(lrm.nodes), lrm.node_count)
-    return max(1, math.ceil(lrm.cores / vo.flavor.cores)) if lrm.cores else 0
+    return slots
 
 
 def sync(
@@ -85,7 +93,7 @@ def sync(
         taken = Reservation(
             id=rid,
             vo=vo_name,
-            nodes=size_of(lrm, vo),
+            nodes=size_of(lrm, vo, source),
             start=lrm.start,
             end=lrm.end,
             source=source,

@@ -81,3 +81,6 @@ def test_an_ended_reservation_is_not_taken_in():
     ended = LrmReservation("old", NOW - 7200, NOW - 3600, users=("alice",), node_count=1)
     assert sync("slurm", [ended], [], SITE.vos, NOW).reservations == ()
     assert size_of(LrmReservation("x", 0, 1), SITE.vos[0]) == 0
+    # SGE reserves slots on the hosts that serve them: 8 slots are two 4-core workers
+    sge = LrmReservation("y", 0, 1, nodes=("vm",), node_count=1, cores=8)
+    assert (size_of(sge, SITE.vos[0], "sge"), size_of(sge, SITE.vos[0], "slurm")) == (2, 1)
