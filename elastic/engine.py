@@ -65,6 +65,12 @@ log = logging.getLogger(__name__)
 #: ledger marks (site-wide figures that outlive the process)
 MARK_RUNNING = "lrm_running_jobs"  # running jobs at the last plausible reading
 MARK_IMPLAUSIBLE = "lrm_implausible_since"  # first pass of an implausible reading
+#: the latest pass (not a dry run) that ran, for ``elastic status``: when it started, whether it
+#: was degraded (1) or not (0), how many actions it ran and how many of them failed
+MARK_LATEST_AT = "last_pass_at"
+MARK_LATEST_DEGRADED = "last_pass_degraded"
+MARK_LATEST_ACTIONS = "last_pass_actions"
+MARK_LATEST_FAILED = "last_pass_failed"
 
 
 class PassLocked(Exception):
@@ -364,7 +370,21 @@ class Engine:
         self._in_flight |= {r.action.node_id for r in result.results if r.abandoned}
         self._advance_reservations(observation, decided, now)
         result.errors += self._publish_heartbeat(observation, now, act_by)
+        self._record_pass(result, now)
         return result
+
+    def _record_pass(self, result: PassResult, now: float) -> None:
+        """The pass's time and result as marks (one row each, overwritten), not an event
+        per pass: a pass a minute would be half a million events a year."""
+        failed = sum(1 for r in result.results if not r.ok)
+        self.ledger.set_marks(
+            {
+                MARK_LATEST_AT: now,
+                MARK_LATEST_DEGRADED: float(result.degraded),
+                MARK_LATEST_ACTIONS: float(len(result.results)),
+                MARK_LATEST_FAILED: float(failed),
+            }
+        )
 
     def _advance_reservations(self, observation: Observation, decided: Plan, now: float) -> None:
         """Move each open reservation along its life and record each step as an event;

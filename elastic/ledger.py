@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -472,6 +472,14 @@ class Ledger:
         with self._tx() as tx:
             row = tx.execute(select(marks_table.c.value).where(marks_table.c.name == name)).first()
         return float(row[0]) if row is not None else None
+
+    def set_marks(self, values: Mapping[str, float | None]) -> None:
+        """Set (or forget) several figures in one transaction."""
+        with self._tx() as tx:
+            tx.execute(delete(marks_table).where(marks_table.c.name.in_(list(values))))
+            kept = [{"name": k, "value": v} for k, v in values.items() if v is not None]
+            if kept:
+                tx.execute(insert(marks_table), kept)
 
     def set_mark(self, name: str, value: float | None) -> None:
         """Set (or, with None, forget) one site-wide figure."""

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from elastic.model import NodeRecord, NodeState, Observation, Plan, Reason, Short, VoDecision
+from elastic.model import NodeRecord, NodeState, Plan, Reason, Short, VoDecision
 
 if TYPE_CHECKING:  # a type only: presentation does not load the ledger (SQLAlchemy)
     from elastic.ledger import Event
@@ -146,76 +145,6 @@ def nodes_text(nodes: Sequence[NodeRecord], causes: Mapping[str, str] | None = N
 
 def _clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
-
-
-def status_json(observation: Observation, errors: Sequence[str]) -> dict[str, Any]:
-    pending: Counter[str] = Counter()
-    held: Counter[str] = Counter()
-    for job in observation.jobs:
-        if job.running:
-            continue
-        (pending if job.runnable else held)[job.vo or "(no VO)"] += job.count
-    nodes: Counter[tuple[str, str, str]] = Counter(
-        (n.vo, str(n.provider), str(n.state)) for n in observation.nodes
-    )
-    return {
-        "lrm_read": observation.lrm_ok,
-        "errors": list(errors),
-        "pending_by_vo": dict(pending),
-        "not_runnable_by_vo": dict(held),
-        "nodes": [
-            {"vo": vo, "provider": p, "state": s, "count": c}
-            for (vo, p, s), c in sorted(nodes.items())
-        ],
-        "hosts": [vars(h) for h in observation.hosts],
-        "scale_down_ok": observation.scale_down_ok,
-        "backoffs": [
-            {
-                "vo": b.vo,
-                "provider": str(b.provider),
-                "target": b.location,
-                "failures": b.failures,
-                "until": b.until,
-                "last_error": b.last_error,
-            }
-            for b in observation.backoffs
-        ],
-    }
-
-
-def status_text(observation: Observation, errors: Sequence[str]) -> str:
-    data = status_json(observation, errors)
-    lines = [f"LRM read: {'yes' if data['lrm_read'] else 'NO'}"]
-    lines += [f"error: {e}" for e in errors]
-    vos = sorted(set(data["pending_by_vo"]) | set(data["not_runnable_by_vo"]))
-    queue = [
-        [vo, data["pending_by_vo"].get(vo, 0), data["not_runnable_by_vo"].get(vo, 0)] for vo in vos
-    ]
-    lines += ["", table(["VO", "PENDING", "NOT RUNNABLE"], queue) if queue else "queue empty"]
-    node_table = [[n["vo"], n["provider"], n["state"], n["count"]] for n in data["nodes"]]
-    lines += [
-        "",
-        table(["VO", "PROVIDER", "STATE", "NODES"], node_table) if node_table else "no nodes",
-    ]
-    host_table = [
-        [
-            h["name"],
-            "reachable" if h["reachable"] else f"UNREACHABLE: {h['error']}",
-            f"{h['cores_free']}/{h['cores_total']}" if h["reachable"] else "?",
-            f"{h['memory_mb_free']}/{h['memory_mb_total']}" if h["reachable"] else "?",
-        ]
-        for h in data["hosts"]
-    ]
-    if host_table:
-        lines += ["", table(["HOST", "STATE", "FREE CORES", "FREE MEMORY MB"], host_table)]
-    backoffs = [
-        [b["vo"], b["provider"], b["target"], b["failures"], _iso(b["until"]), b["last_error"]]
-        for b in data["backoffs"]
-    ]
-    if backoffs:
-        headers = ["VO", "PROVIDER", "TARGET", "FAILURES", "BACKED OFF UNTIL", "LAST ERROR"]
-        lines += ["", table(headers, backoffs)]
-    return "\n".join(lines)
 
 
 def event_text(event: Event, width: int = 80) -> str:

@@ -14,14 +14,24 @@ import argparse
 import logging
 import os
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
 
 from elastic.actuation import decisions
 from elastic.cli.common import EXIT_DEGRADED, EXIT_OK, Subparsers, site_of
-from elastic.engine import PassLocked, run_locked
-from elastic.report import dumps, plan_json, plan_text, status_json, status_text
+from elastic.engine import (
+    MARK_LATEST_ACTIONS,
+    MARK_LATEST_AT,
+    MARK_LATEST_DEGRADED,
+    MARK_LATEST_FAILED,
+    Engine,
+    PassLocked,
+    run_locked,
+)
+from elastic.report import dumps, plan_json, plan_text
+from elastic.status_report import LastPass, status_json, status_text
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +128,59 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _status(engine: Engine, as_json: bool) -> tuple[str, int]:
+    """One observation, as the status text or JSON, and its exit code."""
+    now = engine.clock()
+    observation, observed, _ = engine.prepare(now)
+    lrm_error = None
+    if "lrm" in observed.failed:
+        lrm_error = next((e for e in observed.errors if e.startswith("LRM ")), "not read")
+    marks = [engine.ledger.mark(m) for m in (MARK_LATEST_AT, MARK_LATEST_DEGRADED)]
+    last = None
+    if marks[0] is not None:
+        actions = engine.ledger.mark(MARK_LATEST_ACTIONS) or 0
+        failed = engine.ledger.mark(MARK_LATEST_FAILED) or 0
+        last = LastPass(marks[0], bool(marks[1]), int(actions), int(failed))
+    show = status_json if as_json else status_text
+    shown = show(
+        observation, observed.errors, site=engine.site, last_pass=last, now=now, lrm_error=lrm_error
+    )
+    text = dumps(shown) if isinstance(shown, dict) else shown
+    return text, EXIT_DEGRADED if observed.errors else EXIT_OK
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     from elastic.wiring import build_engine
 
     engine = build_engine(site_of(args))
-    observation, observed, _ = engine.prepare(engine.clock())
-    if args.json:
-        print(dumps(status_json(observation, observed.errors)))
-    else:
-        print(status_text(observation, observed.errors))
-    return EXIT_DEGRADED if observed.errors else EXIT_OK
+    if args.watch is None:
+        text, code = _status(engine, args.json)
+        print(text)
+        return code
+    return _watch(engine, args.watch, args.count)
+
+
+def _watch(engine: Engine, every_s: float, count: int | None) -> int:
+    """Redraw the status every ``every_s`` seconds until Ctrl-C (or ``count`` frames): in
+    place on a terminal (cursor home, clear screen: no dependency), frames one after the
+    other elsewhere. Each frame observes afresh; nothing is acted on."""
+    on_terminal = sys.stdout.isatty()
+    frames = 0
+    try:
+        while count is None or frames < count:
+            text, _ = _status(engine, as_json=False)
+            if on_terminal:
+                sys.stdout.write("\x1b[H\x1b[2J")
+            elif frames:
+                sys.stdout.write("\n")
+            sys.stdout.write(f"{text}\n(every {every_s:g} s; Ctrl-C to stop)\n")
+            sys.stdout.flush()
+            frames += 1
+            if count is None or frames < count:
+                time.sleep(every_s)
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
 
 
 def add_parser(subparsers: Subparsers) -> None:
@@ -164,10 +217,21 @@ def add_parser(subparsers: Subparsers) -> None:
     p.set_defaults(func=cmd_daemon)
     p = subparsers.add_parser(
         "status",
-        help="queue and nodes by VO, state and provider, as observed now",
-        description="Observe now and print the queue by VO (pending, not runnable), the "
-        "nodes by VO, provider and state, each host's free room and the boot backoffs. "
-        "Acts on nothing.",
+        help="the site at a glance: last pass, queue, nodes, hosts, cloud spend, backoffs",
+        description="Observe now and print, in 80 columns: the last pass's time and "
+        "result; per VO the pending jobs, their cores and the oldest wait (an LRM that "
+        "could not be read is 'queue unknown', never 'queue empty'); nodes by VO, provider "
+        "and state; each host's free and used room, reachable or not; cloud instances and "
+        "spend rate against each budget; boot backoffs. Acts on nothing.",
     )
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--watch",
+        type=float,
+        nargs="?",
+        const=5.0,
+        metavar="S",
+        help="redraw every S seconds (5 if not given) until Ctrl-C",
+    )
+    p.add_argument("--count", type=int, help="with --watch: stop after this many frames")
     p.set_defaults(func=cmd_status)

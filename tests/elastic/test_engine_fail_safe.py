@@ -153,7 +153,7 @@ def test_a_hung_boot_is_abandoned_and_left_to_the_next_pass(tmp_path: Path):
 
 def test_status_shows_unreachable_hosts_and_backoffs(tmp_path: Path):
     from elastic.model import BootBackoff
-    from elastic.report import status_json, status_text
+    from elastic.status_report import status_json, status_text
 
     engine, clock, providers, ledger = build_world(tmp_path, [ATLAS_JOBS])
     ledger.put_backoff(
