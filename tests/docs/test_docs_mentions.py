@@ -54,6 +54,9 @@ def commands_named(code: str) -> list[str]:
     found = []
     code = CRON.sub("", code)
     for match in re.finditer(r"(?:^|(?<=[\s/(]))elastic(?=\s)", code):
+        before = code[: match.start()].split()
+        if before and before[-1].startswith("-") and before[-1] != "--":
+            continue  # the value of an option: `-u elastic`, `-o elastic -g elastic`
         words = code[match.end() :].split()
         i = 0
         while i < len(words) and words[i].startswith("-"):
@@ -115,6 +118,8 @@ def test_every_documented_key_is_in_the_schema():
         ("elastic replan", ["replan"]),
         ("pip install elastic[ec2]", []),
         ("* * * * * elastic  cd /etc/elastic && elastic -q run-once", ["run-once"]),
+        ("install -d -o elastic -g elastic /var/lib/elastic", []),
+        ("sudo -u elastic elastic plan", ["plan"]),
     ],
 )
 def test_commands_are_read_as_a_shell_reads_them(code, expected):
@@ -142,3 +147,39 @@ def test_file_names_are_not_keys():
     assert keys_named("metrics.py") == []
     assert keys_named("site.yaml") == []
     assert keys_named("metrics.listen") == ["metrics.listen"]
+
+
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, blanks as '-'."""
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower())
+    return text.replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    text = FENCE.sub("", path.read_text(encoding="utf-8"))
+    return {slug(h) for h in re.findall(r"^#+\s+(.*)$", text, re.M)}
+
+
+def test_every_relative_link_and_anchor_exists():
+    broken = []
+    for doc in DOCS:
+        for target in LINK.findall(FENCE.sub("", doc.read_text(encoding="utf-8"))):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s), mailto: not ours to check offline
+            name, _, anchor = target.partition("#")
+            path = (doc.parent / name) if name else doc
+            if not path.exists():
+                broken.append(f"{doc.name}: {target} (no such file)")
+            elif anchor and path.suffix == ".md" and anchor not in anchors(path):
+                broken.append(f"{doc.name}: {target} (no such heading)")
+    assert broken == []
+
+
+def test_slugs_are_githubs():
+    assert slug("Template variables (`vos[].context.vars`)") == "template-variables-voscontextvars"
+    assert (
+        slug("`join: dynamic` (default) — elastic plans") == "join-dynamic-default--elastic-plans"
+    )
