@@ -60,7 +60,7 @@ def _queue(observation: Observation, now: float | None) -> list[dict[str, Any]]:
             row["not_runnable"] += job.count
             continue
         row["pending"] += job.count
-        row["cores"] += job.count * job.cores * max(1, job.nodes)
+        row["cores"] += job.count * job.cores  # an instance's cores, over all its nodes
         if now is not None and job.submit_time is not None:
             wait = now - job.submit_time
             row["oldest_wait_s"] = max(wait, row["oldest_wait_s"] or 0.0)
@@ -150,6 +150,11 @@ def status_json(
 
 def _wrap(text: str, indent: str = "    ") -> list[str]:
     return textwrap.wrap(text, WIDTH, subsequent_indent=indent, break_on_hyphens=False) or [""]
+
+
+def _host_error(error: str) -> bool:
+    """An observation error about one libvirt host (``Engine.observe``'s wording)."""
+    return error.startswith("libvirt host ") and " unreachable: " in error
 
 
 def _last_pass_line(last: dict[str, Any] | None, now: float | None) -> str:
@@ -272,7 +277,7 @@ def status_text(
     lines = [head, _last_pass_line(data["last_pass"], now)]
     shown = {lrm_error} if lrm_error else set()
     for error in errors:
-        if error not in shown and "unreachable" not in error:  # hosts list those below
+        if error not in shown and not _host_error(error):  # the hosts' lines say those
             lines += _wrap(f"error: {error}")
     if not data["scale_down_ok"]:
         lines.append("scale-down held: the LRM's reading is not trusted this pass")

@@ -16,7 +16,7 @@ def observation(**kw) -> Observation:
     values = {
         "jobs": (
             Job("a", cores=4, vo="atlas", count=3, submit_time=NOW - 125),
-            Job("b", cores=2, vo="atlas", submit_time=NOW - 30),
+            Job("b", cores=2, vo="atlas", nodes=2, submit_time=NOW - 30),  # 2 in all
             Job("c", cores=8, vo="cms", runnable=False, reason="held"),
             Job("d", cores=1, vo="atlas", running=True, submit_time=NOW - 9000),
         ),
@@ -38,6 +38,14 @@ def test_queue_per_vo_counts_pending_cores_and_the_oldest_wait():
     assert (cms["pending"], cms["not_runnable"], cms["oldest_wait_s"]) == (0, 1, None)
     text = status_text(observation(), [], site=SITE, now=NOW)
     assert "atlas  4        14     2m 5s        0" in text  # the running job's 9000 s is no wait
+
+
+def test_a_host_error_is_said_once_with_its_host_and_other_errors_as_they_are():
+    hosts = (Host("hv2", 16, 64000, 0, 0, reachable=False, error="connection refused"),)
+    errors = ["libvirt host hv2 unreachable: connection refused", "provider ec2: unreachable"]
+    text = status_text(observation(hosts=hosts), errors, site=SITE, now=NOW)
+    assert text.count("connection refused") == 1 and "hv2 UNREACHABLE: connection" in text
+    assert "error: provider ec2: unreachable" in text
 
 
 def test_spend_rate_against_each_budget():
