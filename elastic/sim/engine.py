@@ -27,6 +27,7 @@ from elastic.model import (
     Observation,
     Plan,
     ProviderKind,
+    Reservation,
     WorkerNode,
     lrm_activity,
     spec_fields,
@@ -99,12 +100,37 @@ def _worker(node: SimNode, now: float, boot_timeout_s: float) -> WorkerNode:
 
 
 class Simulation:
-    def __init__(self, site: Site, jobs: Sequence[SimJob], policy: Policy, config: SimConfig):
+    def __init__(
+        self,
+        site: Site,
+        jobs: Sequence[SimJob],
+        policy: Policy,
+        config: SimConfig,
+        reservations: Sequence[Reservation] = (),
+    ):
         self.site, self.policy, self.config = site, policy, config
         self.jobs = sorted(jobs, key=lambda j: j.submit)
         self.cluster = Cluster()
         self.rng = random.Random(config.seed)
         self.serial = 1
+        #: advance reservations, each seen by the policy from its ``created_at`` on
+        self.reservations = tuple(reservations)
+
+    def boot_p95_s(self) -> dict[ProviderKind, float]:
+        """As the ledger measures it: per provider, the p95 (nearest rank) of boot-to-ready
+        seconds over its latest 100 nodes that joined."""
+        nodes = [*self.cluster.retired, *self.cluster.nodes.values()]
+        by_kind: dict[ProviderKind, list[float]] = {}
+        for node in sorted(nodes, key=lambda n: n.ready_at):
+            if math.isfinite(node.ready_at) and (
+                node.destroyed is None or node.destroyed > node.ready_at
+            ):
+                by_kind.setdefault(node.spec.provider, []).append(node.ready_at - node.launched)
+        p95 = {}
+        for kind, values in by_kind.items():
+            latest = sorted(values[-100:])
+            p95[kind] = latest[max(0, math.ceil(0.95 * len(latest)) - 1)]
+        return p95
 
     def observation(self, now: float) -> Observation:
         pending = [
@@ -140,7 +166,15 @@ class Simulation:
             hosts.append(Host(h.name, h.cores, h.memory_mb, free_cores, free_memory))
         timeout = float(self.site.policy.boot_timeout_s)
         workers = tuple(_worker(n, now, timeout) for n in self.cluster.nodes.values())
-        return Observation((*pending, *running), workers, tuple(hosts), next_serial=self.serial)
+        seen = tuple(r for r in self.reservations if r.created_at <= now)
+        return Observation(
+            (*pending, *running),
+            workers,
+            tuple(hosts),
+            next_serial=self.serial,
+            reservations=seen,
+            boot_p95_s=self.boot_p95_s() if seen else {},
+        )
 
     def decide(self, now: float) -> Plan:
         """The policy's plan for now. A policy that ``reads_node_use`` (the baselines) also
@@ -248,6 +282,8 @@ class Simulation:
         nodes = self.cluster.nodes.values()
         if any(self.cluster.waiting.values()) or any(n.running for n in nodes):
             return False
+        if any(r.end > now for r in self.reservations):
+            return False  # a reservation still to come or under way
         ended = max((r.end or 0.0 for r in self.cluster.records.values()), default=0.0)
         return now - ended >= TAIL_S or all(n.spec.provider is ProviderKind.LIBVIRT for n in nodes)
 
