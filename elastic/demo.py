@@ -12,12 +12,16 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import time
 from collections import Counter
 from pathlib import Path
 
-from elastic.config import load_site
+from elastic.cli.reserve import book
+from elastic.config import Site, load_site
 from elastic.engine import PassResult, run_locked
-from elastic.model import ProviderKind
+from elastic.ledger import Ledger
+from elastic.model import ProviderKind, Reservation, ReservationState
+from elastic.planning.reservations import describe_reservation
 
 
 def _line(number: int, result: PassResult) -> str:
@@ -35,6 +39,20 @@ def _line(number: int, result: PassResult) -> str:
     )
 
 
+def _book_ahead(ledger: Ledger, site: Site, interval: float) -> Reservation | None:
+    """Book what ``elastic reserve <last VO> --nodes 2`` would, from ten passes on for ten
+    passes: the demo shows it booted ahead, kept to its end, then released."""
+    vo = site.vos[-1].name
+    now = time.time()
+    start = now + 10 * interval
+    booked = book(ledger, site, vo, 2, start, start + 10 * interval, now, name="demo")
+    print(
+        f"{booked.id}: {booked.state.value}: {booked.reason} "
+        f"(booked as 'elastic reserve {vo} --nodes 2' would)"
+    )
+    return booked if booked.state is ReservationState.ACCEPTED else None
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from elastic.daemon import run_daemon  # APScheduler: not loaded by every other command
     from elastic.wiring import build_engine
@@ -45,11 +63,18 @@ def cmd_demo(args: argparse.Namespace) -> int:
         site = site.model_copy(update={"site": site.site.model_copy(update={"state": str(state)})})
         engine = build_engine(site)
         count = [0]
+        booked = _book_ahead(engine.ledger, site, args.interval)
+        seen = {booked.id: booked.state} if booked is not None else {}
 
         def one_pass() -> None:
             result = run_locked(site, engine)
             count[0] += 1
             print(_line(count[0], result), flush=True)
+            for rid, state in seen.items():  # each step of the booked reservation's life
+                now = engine.ledger.reservation(rid)
+                if now is not None and now.state is not state:
+                    seen[rid] = now.state
+                    print(f"         {rid}: {describe_reservation(now, time.time())}")
 
         print(f"elastic demo: site {site.site.name}, a pass every {args.interval:g} s")
         run_daemon(one_pass, args.interval, max_passes=args.passes)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from elastic.cli.common import EXIT_CONFIG, EXIT_NO_NODE, EXIT_OK, Subparsers, site_of
+from elastic.config import Site
 from elastic.ledger import Ledger
 from elastic.model import OPEN_RESERVATION_STATES, Reservation, ReservationState
 from elastic.planning.reservations import admit, describe_reservation, reservation_lead_s, utc
@@ -56,23 +57,20 @@ def cmd_reserve(args: argparse.Namespace) -> int:
     if start + args.hours * 3600 <= now:
         raise SystemExit("elastic reserve: that window has already ended")
     ledger = Ledger.open(site.state_url())
-    request = Reservation(
-        id=ledger.next_reservation_id(),
-        vo=args.vo,
-        nodes=args.nodes,
-        start=start,
-        end=start + args.hours * 3600,
+    decided = book(
+        ledger,
+        site,
+        args.vo,
+        args.nodes,
+        start,
+        start + args.hours * 3600,
+        now,
         name=args.name or "",
         burst=not args.local_only,
-        created_at=now,
     )
-    admission = admit(request, ledger.reservations(), site)
-    state = ReservationState.ACCEPTED if admission.accepted else ReservationState.REFUSED
-    decided = replace(request, state=state, reason=admission.reason)
-    ledger.put_reservation(decided, now, f"{state.value}: {admission.reason}")
-    words = "accepted" if admission.accepted else "refused"
-    print(f"{decided.id}: {words}: {admission.reason}")
-    if admission.accepted:
+    accepted = decided.state is ReservationState.ACCEPTED
+    print(f"{decided.id}: {decided.state.value}: {decided.reason}")
+    if accepted:
         lead = reservation_lead_s(site, ledger.boot_p95_s(), decided)
         print(
             f"{decided.id}: {decided.nodes} node(s) of {decided.vo} from {utc(decided.start)} "
@@ -81,6 +79,37 @@ def cmd_reserve(args: argparse.Namespace) -> int:
         )
         return EXIT_OK
     return EXIT_CONFIG
+
+
+def book(
+    ledger: Ledger,
+    site: Site,
+    vo: str,
+    nodes: int,
+    start: float,
+    end: float,
+    now: float,
+    *,
+    name: str = "",
+    burst: bool = True,
+) -> Reservation:
+    """Admit a requested reservation at once and record it, accepted or refused, with why
+    (``elastic reserve`` and the demo)."""
+    request = Reservation(
+        ledger.next_reservation_id(),
+        vo,
+        nodes,
+        start,
+        end,
+        name=name,
+        burst=burst,
+        created_at=now,
+    )
+    admission = admit(request, ledger.reservations(), site)
+    state = ReservationState.ACCEPTED if admission.accepted else ReservationState.REFUSED
+    decided = replace(request, state=state, reason=admission.reason)
+    ledger.put_reservation(decided, now, f"{state.value}: {admission.reason}")
+    return decided
 
 
 def cmd_reservations(args: argparse.Namespace) -> int:

@@ -1,5 +1,6 @@
 """The README's first command on the embedded site.yaml: libvirt test-driver hosts first,
-then the embedded EC2, in one process."""
+then the embedded EC2, in one process; a reservation booked at its start is readied ahead,
+kept to its end and released."""
 
 from __future__ import annotations
 
@@ -26,8 +27,12 @@ def test_demo_scales_the_embedded_site_up_local_first_then_cloud_and_back_to_zer
     )
     assert done.returncode == 0, done.stderr
     first, second = re.findall(r"pass +\d+: .*", done.stdout)[:2]
-    assert first.endswith("8 boot")
-    assert "nodes local  6 cloud  2" in second  # hv1 and hv2 full (3 atlas each), then EC2
+    # the booked cms reservation (2 x 8 cores) takes local room first, before atlas's queue
+    assert first.endswith("10 boot")
+    assert "nodes local  4 cloud  6" in second  # hv1, hv2: 1 cms + 1 atlas each, then EC2
+    life = re.findall(r"r-1: (\w+):", done.stdout)
+    assert life == ["accepted", "preparing", "ready", "active", "done"], life
+    assert "2 of 2 node(s) up at the start, on time" in done.stdout
     assert "unplaceable job 105" in done.stderr  # the 64-core job is reported, not dropped
     # idle workers are drained and, empty, destroyed in the same pass; none is left
     assert re.search(r"\d+ destroy, \d+ drain", done.stdout)
