@@ -42,8 +42,18 @@ PASSES_S = (30.0, 60.0, 300.0)
 SEEDS = (1, 2, 3)
 #: the full NASA trace (18,239 jobs over 92 days) takes ~100 s a cell: boots only
 NASA_GRID = ((0.75,), BOOTS_S, (60.0,), (1,))
-SYNTHETIC_HOURS = 6.0
+SYNTHETIC_HOURS = 4.0  # in the grid; the detailed point runs DETAIL_HOURS
+DETAIL_HOURS = 12.0
 POLICIES = ("elastic", *SCALERS)
+#: not run there, each stopped after more than 6 minutes of CPU without finishing: on NASA,
+#: slurm-default (ResumeTimeout 60 s below every boot) resumes and fails workers for all 92
+#: days, and static (2 of 4 local workers for atlas) can never start atlas's 4-worker
+#: jobs, so its queue runs to the horizon, 30 days past the last submission
+SKIP = {NASA: ("slurm-default", "static")}
+
+
+def policies_for(workload: str, names: Sequence[str] = POLICIES) -> tuple[str, ...]:
+    return tuple(n for n in names if n not in SKIP.get(workload, ()))
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,7 @@ def run_cell(cell: Cell) -> CellResult:
     site = site_for(cell.workload)
     jobs, left_out = jobs_for(cell.workload, site, cell.seed, SYNTHETIC_HOURS)
     run_site, config = cell_site(site, jobs, cell)
-    m = run_all(run_site, jobs, config, POLICIES, left_out=left_out).metrics
+    m = run_all(run_site, jobs, config, policies_for(cell.workload), left_out=left_out).metrics
     return CellResult(
         cell,
         left_out,

@@ -36,7 +36,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         jobs = from_swf(Path(args.workload), site.vos, limit=args.limit)
     jobs, left_out = spread(jobs, site.vos)
     if not jobs:
-        print("no job of this workload fits its VO's workers: nothing to simulate")
+        print(
+            f"{left_out} job(s) left out: none needs as few workers as its VO may hold "
+            "(max_nodes): nothing to simulate"
+        )
         return 1
     scaled = scale_hosts(site, args.local_scale)
     policies = args.policy or list(POLICIES)

@@ -11,11 +11,11 @@ from elastic.sim.compare import Comparison
 
 HEADERS = (
     "policy",
-    "mean w s",
-    "p95 w s",
-    "AWRT s",
+    "mean w",
+    "p95 w",
+    "AWRT",
     "bsld",
-    "cloud $",
+    "cost $",
     "idle h",
     "boot h",
     "boots",
@@ -23,10 +23,10 @@ HEADERS = (
     "unfin",
 )
 LEGEND = (
-    "mean w / p95 w: mean and 95th percentile of the wait (start - submit) of finished "
-    "jobs; AWRT: average weighted response time, the mean of end - submit weighted by "
+    "mean w / p95 w: mean and 95th percentile of the wait (start - submit, s) of finished "
+    "jobs; AWRT: average weighted response time (s), the mean of end - submit weighted by "
     "runtime x cores; bsld: mean bounded slowdown, max(1, response / max(runtime, 10 s)); "
-    "cloud $: billed cloud cost; idle h / boot h: billed cloud hours ready with no job / "
+    "cost $: billed cloud cost; idle h / boot h: billed cloud hours ready with no job / "
     "booting; <10min: VMs that lived under 10 minutes; unfin: jobs not finished when the "
     "run ended."
 )

@@ -100,9 +100,11 @@ def first_fit(jobs: Iterable[Job], bins: list[int], worker_cores: int) -> int:
     for job in jobs:
         share, left = job.cores_per_node, max(1, job.nodes)
         for i, free in enumerate(bins):
-            if left and free >= share:
+            if free >= share:
                 bins[i] -= share
                 left -= 1
+                if not left:
+                    break
         for _ in range(left):
             bins.append(worker_cores - share)
             opened += 1
@@ -217,9 +219,11 @@ def book(jobs: Iterable[Job], bins: list[int]) -> None:
     for job in jobs:
         share, left = job.cores_per_node, max(1, job.nodes)
         for i, free in enumerate(bins):
-            if left and free >= share:
+            if free >= share:
                 bins[i] -= share
                 left -= 1
+                if not left:
+                    break
 
 
 def fits(job: Job, bins: Sequence[int]) -> bool:

@@ -58,3 +58,14 @@ def test_at_least_as_good_means_cost_and_p95_both_within_two_percent(runs):
     checks = check_targets({"elastic": replace(e, cloud_cost=200.0), "clues": b}, 1e9)
     pareto = next((ok, detail) for name, ok, detail in checks if name == PARETO_TARGET)
     assert pareto == (False, "behind clues")
+
+
+def test_local_scale_scales_the_sites_own_hosts_not_replaces_them():
+    from elastic.sim.compare import scale_hosts
+
+    site = load_site(REPO / "benchmarks/site-bench.yaml")
+    host = site.local.hosts[0].model_copy(update={"reserved_cores": 4, "reserved_memory_mb": 0})
+    site = site.model_copy(update={"local": site.local.model_copy(update={"hosts": [host]})})
+    half = scale_hosts(site, 0.5).local.hosts
+    assert [h.name for h in half] == [host.name] and half[0].uri == host.uri
+    assert (half[0].cores, half[0].memory_mb) == (4 + 30, host.memory_mb // 2)
