@@ -23,9 +23,10 @@ POWER_LOG = Path("/var/log/slurm-elastic/power.log")
 ATLAS_NODES = ("cloud1", "cloud2")  # Feature=atlas in scripts/services/slurm-up
 
 
-def write_site(path: Path, slurm_conf: str) -> None:
-    """One VO whose max_nodes (1) is below what a two-node job makes Slurm resume."""
-    site = {
+def write_site(path: Path, slurm_conf: str, max_nodes: int = 1, **sections: object) -> None:
+    """A power-save site over the stand-in host, with one VO: by default its max_nodes (1)
+    is below what a two-node job makes Slurm resume; ``sections`` are added as they are."""
+    site: dict[str, object] = {
         "site": {"name": "pl", "state": str(path.parent / "ledger.db")},
         "lrm": {"kind": "slurm", "options": {"slurm_conf": slurm_conf, "join": "power_save"}},
         "vos": [
@@ -34,7 +35,7 @@ def write_site(path: Path, slurm_conf: str) -> None:
                 "match": {"account": ["atlas"]},
                 "flavor": {"cores": 2, "memory_mb": 1000},
                 "image": {"libvirt": "x"},
-                "max_nodes": 1,
+                "max_nodes": max_nodes,
             }
         ],
         "local": {
@@ -43,6 +44,7 @@ def write_site(path: Path, slurm_conf: str) -> None:
             ]
         },
     }
+    site.update(sections)
     path.write_text(yaml.safe_dump(site))
 
 

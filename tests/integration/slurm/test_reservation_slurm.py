@@ -19,41 +19,22 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-import yaml
 
 from elastic.ledger import Ledger
 from elastic.model import ReservationState
 from tests.integration.conftest import wait_for
-from tests.integration.slurm.test_power_limits import ATLAS_NODES, resume_down_nodes, scontrol
+from tests.integration.slurm.test_power_limits import (
+    ATLAS_NODES,
+    resume_down_nodes,
+    scontrol,
+    write_site,
+)
 from tests.integration.slurm.test_slurm_real import REPO, sbatch, scancel
 
 pytestmark = [pytest.mark.slurm, pytest.mark.slow]
 NAME = "elastic-rsv-test"
 LEAD_S = 10 + 0 + 5  # boot estimate + registration + margin, below the test Slurm's SuspendTime
 AHEAD_S = 50  # the reservation starts this long after it is made
-
-
-def write_site(path: Path, slurm_conf: str) -> None:
-    site = {
-        "site": {"name": "rsv", "state": str(path.parent / "ledger.db")},
-        "lrm": {"kind": "slurm", "options": {"slurm_conf": slurm_conf, "join": "power_save"}},
-        "vos": [
-            {
-                "name": "atlas",
-                "match": {"account": ["atlas"]},
-                "flavor": {"cores": 2, "memory_mb": 1000},
-                "image": {"libvirt": "x"},
-                "max_nodes": 2,
-            }
-        ],
-        "local": {
-            "hosts": [
-                {"name": "standin", "uri": "test:///default", "cores": 64, "memory_mb": 64000}
-            ]
-        },
-        "reservations": {"boot_estimate_s": {"libvirt": 10}, "register_s": 0, "margin_s": 5},
-    }
-    path.write_text(yaml.safe_dump(site))
 
 
 def slurm_time(text: str) -> float:
@@ -79,7 +60,8 @@ def all_up(env: dict[str, str]) -> bool:
 def test_a_slurm_reservations_cloud_nodes_are_up_before_its_start(tmp_path, slurm_env):
     env = {**os.environ, **slurm_env}
     site_file = tmp_path / "site.yaml"
-    write_site(site_file, slurm_env["SLURM_CONF"])
+    reservations = {"boot_estimate_s": {"libvirt": 10}, "register_s": 0, "margin_s": 5}
+    write_site(site_file, slurm_env["SLURM_CONF"], max_nodes=2, reservations=reservations)
     resume_down_nodes(env)
     command = Path(slurm_env["SLURM_POWER_CMD_FILE"])
     standin = (
