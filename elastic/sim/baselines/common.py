@@ -10,6 +10,7 @@ systems knows VO shares, reclaim or repatriation).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -58,7 +59,7 @@ def nodes_of(observation: Observation, vo: str) -> list[WorkerNode]:
     return [n for n in observation.nodes if n.vo == vo]
 
 
-class Baseline:
+class Baseline(ABC):
     """A baseline policy: the planner's signature plus the per-node use the LRM reports
     (``qhost``, ``sinfo`` CPUAlloc), which the engine passes because ``reads_node_use``.
 
@@ -80,10 +81,11 @@ class Baseline:
     ) -> Plan:
         return Plan(tuple(self.decide(observation, site, now, used or {})))
 
+    @abstractmethod
     def decide(
         self, observation: Observation, site: Site, now: float, used: Mapping[str, int]
     ) -> list[Action]:
-        raise NotImplementedError
+        """This pass's actions: each baseline's own rule."""
 
 
 def free_of(node: WorkerNode, used: Mapping[str, int]) -> int:
