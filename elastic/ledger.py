@@ -10,7 +10,6 @@ closed after, so a restart finds every half-done boot or destroy.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -51,6 +50,7 @@ from elastic.model import (
     Reservation,
     ReservationState,
 )
+from elastic.planning.reservations import p95_nearest_rank
 
 metadata = MetaData()
 
@@ -219,12 +219,6 @@ def _reservation(row: Any) -> Reservation:
     values["burst"] = bool(values["burst"])
     values["lrm_nodes"] = tuple(n for n in values["lrm_nodes"].split(",") if n)
     return Reservation(**values)
-
-
-def _p95(values: list[float]) -> float:
-    """The nearest-rank 95th percentile: a value that was really seen."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def database_url(where: str | Path) -> URL:
@@ -466,7 +460,7 @@ class Ledger:
                 kept = durations.setdefault(ProviderKind(provider), [])
                 if len(kept) < BOOT_HISTORY:
                     kept.append(float(seconds))
-        return {kind: _p95(values) for kind, values in durations.items() if values}
+        return {kind: p95_nearest_rank(values) for kind, values in durations.items() if values}
 
     def mark(self, name: str) -> float | None:
         with self._tx() as tx:

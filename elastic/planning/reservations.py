@@ -12,6 +12,7 @@ ahead and kept until the end; after the end they are ordinary idle workers again
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -26,6 +27,12 @@ from elastic.model import (
     ReservationState,
     WorkerNode,
 )
+
+
+def p95_nearest_rank(values: Sequence[float]) -> float:
+    """The boot-time p95 the lead is planned on: the nearest rank, a value really seen."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
 
 
 def lead_s(site: Site, boot_p95_s: dict[ProviderKind, float], provider: ProviderKind) -> float:

@@ -32,6 +32,7 @@ from elastic.model import (
     lrm_activity,
     spec_fields,
 )
+from elastic.planning.reservations import p95_nearest_rank
 from elastic.planning.scale_down import plan_destroys
 from elastic.sim.cluster import Cluster, JobRecord, SimNode
 from elastic.sim.workload import SimJob
@@ -126,11 +127,7 @@ class Simulation:
                 node.destroyed is None or node.destroyed > node.ready_at
             ):
                 by_kind.setdefault(node.spec.provider, []).append(node.ready_at - node.launched)
-        p95 = {}
-        for kind, values in by_kind.items():
-            latest = sorted(values[-100:])
-            p95[kind] = latest[max(0, math.ceil(0.95 * len(latest)) - 1)]
-        return p95
+        return {kind: p95_nearest_rank(values[-100:]) for kind, values in by_kind.items()}
 
     def observation(self, now: float) -> Observation:
         pending = [
