@@ -25,20 +25,23 @@ def site():
     return load_site(REPO / "benchmarks/site-bench.yaml")
 
 
+def sim_node(
+    node_id: str = "n",
+    vo: str = "atlas",
+    provider: ProviderKind = ProviderKind.LIBVIRT,
+    location: str = "h",
+    *,
+    cores: int = 8,
+    cost: float = 0.0,
+    ready_at: float = 0.0,
+) -> SimNode:
+    """A worker launched at 0 s, of 8 cores and 16 GB unless told otherwise."""
+    spec = NodeSpec(node_id, vo, provider, location, cores, 16000, hourly_cost=cost)
+    return SimNode(spec, 0.0, ready_at)
+
+
 def node(cores: int = 8) -> SimNode:
-    return SimNode(
-        NodeSpec(
-            id="n",
-            vo="atlas",
-            provider=ProviderKind.LIBVIRT,
-            location="h",
-            cores=cores,
-            memory_mb=16000,
-            hourly_cost=0.0,
-        ),
-        0.0,
-        0.0,
-    )
+    return sim_node(cores=cores)
 
 
 def test_easy_backfill_lets_short_jobs_pass_without_delaying_the_head():
@@ -113,33 +116,9 @@ def test_fluid_bound_is_the_excess_over_local_cores_in_whole_workers(site):
 
 def test_cloud_time_splits_into_boot_busy_and_idle(site):
     job = SimJob(0, "atlas", 4, 1, 0.0, 300.0)
-    vm = SimNode(
-        NodeSpec(
-            id="v",
-            vo="atlas",
-            provider=ProviderKind.EC2,
-            location="us-east-1",
-            cores=8,
-            memory_mb=16000,
-            hourly_cost=0.36,
-        ),
-        0.0,
-        100.0,
-    )
+    vm = sim_node("v", provider=ProviderKind.EC2, location="us-east-1", cost=0.36, ready_at=100.0)
     vm.busy_seconds, vm.destroyed = 300.0, 500.0
-    local = SimNode(
-        NodeSpec(
-            id="l",
-            vo="atlas",
-            provider=ProviderKind.LIBVIRT,
-            location="sim0000",
-            cores=8,
-            memory_mb=16000,
-            hourly_cost=0.0,
-        ),
-        0.0,
-        60.0,
-    )
+    local = sim_node("l", location="sim0000", ready_at=60.0)
     local.destroyed = 30.0  # destroyed while booting: short-lived, nothing billed
     record = JobRecord(job, 100.0, 400.0, "v")
     result = SimResult("elastic", [record], [vm, local], 500.0, [])
@@ -247,22 +226,7 @@ def test_a_run_that_leaves_jobs_unfinished_meets_no_target(site):
 
 
 def test_local_share_is_shown_against_the_configured_shares_of_the_vos_that_ran(site):
-    nodes = [
-        SimNode(
-            NodeSpec(
-                id=vo,
-                vo=vo,
-                provider=ProviderKind.LIBVIRT,
-                location="sim0000",
-                cores=8,
-                memory_mb=16000,
-                hourly_cost=0.0,
-            ),
-            0.0,
-            0.0,
-        )
-        for vo in ("atlas", "lhcb")
-    ]
+    nodes = [sim_node(vo, vo, location="sim0000") for vo in ("atlas", "lhcb")]
     for n, busy in zip(nodes, (600.0, 200.0), strict=True):
         n.destroyed, n.busy_seconds = 1000.0, busy
     records = [
