@@ -530,6 +530,11 @@ class ReservationsConfig(_Strict):
     hold_ahead_s: Annotated[int, Field(ge=0)] = 3600
     """For this long before its lead, a reservation's local room is kept free of new queue
     boots, so that idle queue workers on it have time to time out and leave."""
+    drain_ahead_s: Annotated[int, Field(ge=0)] = 14400
+    """The farthest before its lead that a reservation drains queue workers on the room
+    it needs (idle ones, and busy ones whose jobs' walltimes end before the lead: none is
+    killed), and the run time assumed for a job without a walltime. A worker is drained
+    once a job starting on it could run past the lead; its room is kept from then on."""
 
 
 class Site(_Strict):

@@ -100,6 +100,8 @@ class Job:
     features: tuple[str, ...] = ()  # node features the job asks for (Slurm --constraint)
     submit_time: float | None = None
     start_time: float | None = None  # when a running job started
+    #: the execution hosts a running job runs on (empty when the LRM does not say)
+    hosts: tuple[str, ...] = ()
     reason: str = ""  # why it is not runnable, when it is not
 
     @property
@@ -288,6 +290,9 @@ class WorkerNode(NodeRecord):
 
     lrm_state: LrmNodeState = LrmNodeState.UNKNOWN
     running_jobs: int = 0
+    #: when the walltimes of the jobs running on it end, at the latest (epoch seconds);
+    #: None when it runs nothing, or runs a job whose end the LRM does not bound
+    busy_until: float | None = None
 
     @property
     def idle(self) -> bool:
@@ -295,11 +300,15 @@ class WorkerNode(NodeRecord):
 
     @classmethod
     def of(
-        cls, record: NodeRecord, lrm_state: LrmNodeState = LrmNodeState.UNKNOWN, running: int = 0
+        cls,
+        record: NodeRecord,
+        lrm_state: LrmNodeState = LrmNodeState.UNKNOWN,
+        running: int = 0,
+        busy_until: float | None = None,
     ) -> WorkerNode:
         """A ledger row merged with the LRM's view of it."""
         values = {f.name: getattr(record, f.name) for f in fields(NodeRecord)}
-        return cls(**values, lrm_state=lrm_state, running_jobs=running)
+        return cls(**values, lrm_state=lrm_state, running_jobs=running, busy_until=busy_until)
 
 
 @dataclass(frozen=True)

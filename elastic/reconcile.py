@@ -77,13 +77,41 @@ class Reconciliation:
     workers: tuple[WorkerNode, ...] = ()
 
 
-def lrm_state_of(node_id: str, snapshot: QueueSnapshot | None) -> tuple[LrmNodeState, int]:
+def work_ends(snapshot: QueueSnapshot | None) -> dict[str, float | None]:
+    """Per execution host, when the walltimes of its running jobs end at the latest;
+    None for a host with a running job whose start or walltime the LRM does not give.
+
+    A reservation's room may be drained ahead only by this bound (``planning.reserve``):
+    a host missing here, or with more running jobs than the listing places on it, has
+    no bound at all."""
+    ends: dict[str, float | None] = {}
+    seen: dict[str, int] = {}
+    for job in snapshot.jobs if snapshot is not None else ():
+        if not job.running:
+            continue
+        end = None
+        if job.start_time is not None and job.walltime_s is not None:
+            end = job.start_time + job.walltime_s
+        for host in job.hosts:
+            seen[host] = seen.get(host, 0) + 1
+            known = ends.get(host, 0.0)
+            ends[host] = None if end is None or known is None else max(known, end)
+    for node in snapshot.nodes if snapshot is not None else ():
+        if node.running_jobs > seen.get(node.name, 0):
+            ends[node.name] = None  # work the job listing does not place: no bound
+    return ends
+
+
+def lrm_state_of(
+    node_id: str, snapshot: QueueSnapshot | None, ends: Mapping[str, float | None] | None = None
+) -> tuple[LrmNodeState, int, float | None]:
     if snapshot is None:
-        return LrmNodeState.UNKNOWN, 0
+        return LrmNodeState.UNKNOWN, 0, None
     listed = snapshot.node(node_id)
     if listed is None:
-        return LrmNodeState.ABSENT, 0
-    return listed.state, listed.running_jobs
+        return LrmNodeState.ABSENT, 0, None
+    bound = (ends or {}).get(node_id) if listed.running_jobs else None
+    return listed.state, listed.running_jobs, bound
 
 
 def _vm_changes(
@@ -199,6 +227,7 @@ def reconcile(
     """
     policy = policy or Policy()
     vms = vms_by_node(inventories)
+    ends = work_ends(snapshot) if trusted else {}
     corrections: list[Correction] = []
     workers: list[WorkerNode] = []
     known = {r.id for r in records}
@@ -214,7 +243,7 @@ def reconcile(
         read = inventories.get(record.provider) is not None and record.location not in unreachable
         changes, message = _vm_changes(record, vm, read, now)
         state = changes.get("state", record.state)
-        lrm_state, running = lrm_state_of(record.id, snapshot)
+        lrm_state, running, busy_until = lrm_state_of(record.id, snapshot, ends)
         more, joined = _lrm_changes(record, state, lrm_state, running, now, policy, trusted)
         changes.update(more)
         message = message or joined
@@ -222,13 +251,13 @@ def reconcile(
             corrections.append(Correction(record.id, changes, message))
             record = replace(record, **changes)
         if record.state is not NodeState.GONE:
-            workers.append(WorkerNode.of(record, lrm_state, running))
+            workers.append(WorkerNode.of(record, lrm_state, running, busy_until))
     orphans = tuple(
         _orphan(vm, now, (prices or {}).get(vm.instance_type, 0.0))
         for node_id, vm in vms.items()
         if node_id not in known and not vm.terminated
     )
-    workers += [WorkerNode.of(o, *lrm_state_of(o.id, snapshot)) for o in orphans]
+    workers += [WorkerNode.of(o, *lrm_state_of(o.id, snapshot, ends)) for o in orphans]
     return Reconciliation(tuple(corrections), orphans, tuple(workers))
 
 

@@ -172,6 +172,10 @@ def job_from_ad(ad: Any) -> Job:
         submit_time=float(_number(ad, "QDate", 0)) or None,
         walltime_s=_number(ad, "AllowedJobDuration", 0) or None,
         start_time=(float(_number(ad, "JobCurrentStartDate", 0)) or None) if status == 2 else None,
+        # RemoteHost is slot@machine: the machine a running job's claim is on
+        hosts=(str(ad["RemoteHost"]).split("@")[-1],)
+        if status == 2 and ad.get("RemoteHost")
+        else (),
         reason="" if status in {1, 2} else _text(ad, "HoldReason") or f"JobStatus {status}",
     )
 

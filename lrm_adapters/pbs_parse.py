@@ -15,6 +15,7 @@ import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
@@ -168,10 +169,12 @@ def parse_jobs(records: Iterator[Attrs]) -> tuple[list[Job], Counter[str]]:
         job = job_from_attrs(attrs)
         if job is None:
             continue
-        jobs.append(job)
         if job.running:
-            hosts = {part.split("/")[0] for part in attrs.get("exec_host", "").split("+")}
-            per_host.update(h for h in hosts if h)
+            parts = (part.split("/")[0] for part in attrs.get("exec_host", "").split("+"))
+            hosts = tuple(sorted({h for h in parts if h}))
+            per_host.update(hosts)
+            job = replace(job, hosts=hosts)
+        jobs.append(job)
     return jobs, per_host
 
 

@@ -16,7 +16,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
@@ -135,8 +135,9 @@ class _QstatReader:
             job = _job(self.values, self.requests, self.pe_slots)
             if job.running:
                 queue = self.queue.name if self.queue else ""
-                where = self.values.get("queue_name") or queue
-                self.result.running_per_host[where.split("@")[-1]] += 1
+                host = (self.values.get("queue_name") or queue).split("@")[-1]
+                self.result.running_per_host[host] += 1
+                job = replace(job, hosts=(host,)) if host else job
             self.result.jobs.append(job)
             self.in_job = False
         elif tag in {"hard_request", "soft_request"}:

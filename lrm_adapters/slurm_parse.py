@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 
 import hostlist
@@ -155,10 +156,11 @@ def parse_squeue_json(text: str) -> tuple[list[Job], Counter[str]]:
         if state != "PENDING" and not running:
             continue  # finished jobs are listed by 22.05 whatever the filters say
         job = _job(raw, running)
-        jobs.append(job)
         if running:
-            for host in expand_hostlist(str(raw.get("nodes") or "")):
-                per_node[host] += 1
+            hosts = tuple(expand_hostlist(str(raw.get("nodes") or "")))
+            per_node.update(hosts)
+            job = replace(job, hosts=hosts)
+        jobs.append(job)
     return jobs, per_node
 
 

@@ -91,11 +91,12 @@ def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
                 features=() if features == "(null)" else tuple(re.split(r"[&|,]", features)),
                 submit_time=epoch(r.get("SubmitTime")),
                 start_time=epoch(r.get("StartTime")) if running else None,
+                hosts=tuple(expand_hostlist(r.get("NodeList", ""))) if running else (),
                 reason="" if reason == "None" else reason,
             )
         )
         if running:
-            per_node.update(expand_hostlist(r.get("NodeList", "")))
+            per_node.update(jobs[-1].hosts)
     return jobs, per_node
 
 

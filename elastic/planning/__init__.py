@@ -12,8 +12,9 @@ limit that bound and its figures (``reasons.py``):
    retired on a state we could not see);
 2. destroy drained, failed and never-joined nodes that provably run nothing
    (``scale_down``);
-3. boot what reservations inside their lead time lack, before any queue demand, and set
-   local room aside for those about to enter it (``reserve``);
+3. boot what reservations inside their lead time lack, before any queue demand, set
+   local room aside for those about to enter it, and drain queue workers whose jobs end
+   before the lead where free room falls short (``reserve``);
 4. per VO, nodes needed by pending runnable jobs, less nodes booting or idle, raised to
    its floor (``min_nodes``, or its due reservations) and capped by ``max_nodes``
    (``scale_up.want``); a VO whose boots back off waits;
@@ -37,7 +38,7 @@ from elastic.planning.capacity import VoCapacity
 from elastic.planning.power_save import NOTE, is_power_save, power_up_reserved
 from elastic.planning.reclaim import reclaim_idle
 from elastic.planning.repatriate import repatriate
-from elastic.planning.reserve import place_reserved, set_aside_for_coming
+from elastic.planning.reserve import drain_ahead, place_reserved, set_aside_for_coming
 from elastic.planning.scale_down import overdue_drains, plan_destroys, retire
 from elastic.planning.scale_up import (
     boots_for,
@@ -67,7 +68,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     leaving = {d.node_id for d in destroys}
     state.taken |= leaving
     early = place_reserved(state, view, leaving)
-    set_aside_for_coming(state, view)
+    early += drain_ahead(state, view, set_aside_for_coming(state, view))
     want(state, view, leaving)
     hold_backed_off(state, view)
     place_local(state, view)

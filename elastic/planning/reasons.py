@@ -201,6 +201,17 @@ def reserved(vo: str, names: list[str], floor: int, alive: int) -> Reason:
     )
 
 
+def not_freed_in_time(vo: str, lead_in_s: float) -> Reason:
+    """No local room for a coming reservation's node, and no worker on it whose jobs'
+    walltimes end before the boot must start."""
+    return Reason(
+        Cause.NO_LOCAL_ROOM,
+        f"no local room for a worker of {vo}, and no worker's jobs end by their walltimes "
+        f"before its boot in {lead_in_s:.0f} s",
+        {"boot_in": round(lead_in_s, 1)},
+    )
+
+
 def reservation_at_risk(name: str, start_in_s: float, why: Reason) -> Reason:
     """A due reservation's node found no place: the binding limit, and how soon it starts."""
     when = f"starts in {start_in_s:.0f} s" if start_in_s > 0 else "has started"

@@ -35,7 +35,7 @@ def spare_idle_local(
     return idle[:spare]
 
 
-def _fits(room: HostRoom, node: WorkerNode, vo: VoConfig) -> bool:
+def fits_once_left(room: HostRoom, node: WorkerNode, vo: VoConfig) -> bool:
     """Whether a worker of ``vo`` fits in the room, once ``node`` has left it."""
     return room.fits(vo.flavor.cores - node.cores, vo.flavor.memory_mb - node.memory_mb)
 
@@ -83,7 +83,7 @@ def reclaim_idle(state: PassState, view: View) -> list[Drain]:
             (vo for vo in waiting if vo.name != node.vo),
             key=lambda vo: state.held_local.get(vo.name, 0.0) / vo.share,
         )
-        taker = next((vo for vo in wanting if _fits(room, node, vo)), None)
+        taker = next((vo for vo in wanting if fits_once_left(room, node, vo)), None)
         if taker is None:
             continue
         room.cores_free += node.cores - taker.flavor.cores

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from elastic.config import Site, VoConfig
 from elastic.model import (
     OPEN_RESERVATION_STATES,
+    Job,
     NodeState,
     Observation,
     ProviderKind,
@@ -61,15 +62,53 @@ def is_due(site: Site, observation: Observation, reservation: Reservation, now: 
     return now >= reservation.start - reservation_lead_s(site, observation.boot_p95_s, reservation)
 
 
-def is_held(site: Site, observation: Observation, reservation: Reservation, now: float) -> bool:
-    """Before its lead time, within ``hold_ahead_s`` of it: its local room is kept free of
-    new queue boots, so that idle workers on it time out and leave in time."""
+def due_at(site: Site, observation: Observation, reservation: Reservation) -> float:
+    """When the reservation's first boot must be asked for: its start less the lead."""
+    return reservation.start - reservation_lead_s(site, observation.boot_p95_s, reservation)
+
+
+def job_horizons(site: Site, jobs: Iterable[Job]) -> dict[str, float]:
+    """Per VO, how long a queue job starting now on one of its workers may run: the
+    longest walltime among its pending and running jobs, ``drain_ahead_s`` for a job
+    without one (the LRM bounds it by nothing elastic can read); no entry for a VO
+    without jobs, whose workers start nothing."""
+    cap = float(site.reservations.drain_ahead_s)
+    horizons: dict[str, float] = {}
+    for job in jobs:
+        if job.vo is None or (not job.running and not job.runnable):
+            continue
+        span = cap if job.walltime_s is None else min(cap, float(job.walltime_s))
+        if span > horizons.get(job.vo, -1.0):
+            horizons[job.vo] = span
+    return horizons
+
+
+def may_overrun(horizon_s: float | None, now: float, due: float) -> bool:
+    """Whether a queue job that starts now, bounded by ``horizon_s``, may still run at
+    ``due``: from then on a worker of that VO on the reservation's room is drained."""
+    return horizon_s is not None and now + horizon_s > due
+
+
+def is_held(
+    site: Site,
+    observation: Observation,
+    reservation: Reservation,
+    now: float,
+    horizons: dict[str, float] | None = None,
+) -> bool:
+    """Before its lead time, its local room is kept free of new queue boots: within
+    ``hold_ahead_s`` of it, so that idle workers on it time out and leave in time, and
+    from when a queue job of another VO starting now could run past it (``horizons``),
+    so that room freed by draining ahead is not filled again."""
     if reservation.state not in OPEN_RESERVATION_STATES or is_due(
         site, observation, reservation, now
     ):
         return False
-    due_at = reservation.start - reservation_lead_s(site, observation.boot_p95_s, reservation)
-    return now >= due_at - site.reservations.hold_ahead_s
+    due = due_at(site, observation, reservation)
+    if now >= due - site.reservations.hold_ahead_s:
+        return True
+    others = [h for vo, h in (horizons or {}).items() if vo != reservation.vo]
+    return may_overrun(max(others, default=None), now, due)
 
 
 def reserved_floor(

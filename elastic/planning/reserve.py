@@ -4,19 +4,34 @@ Layer: pure. Runs before the queue's demand is placed, so a reservation inside i
 time takes local room first (then EC2, where it may burst), and room that a reservation
 will need within ``reservations.hold_ahead_s`` of its lead is set aside for its VO alone:
 another VO's queue cannot fill it, and idle workers on it time out meanwhile. When
-the local room cannot be had in time, idle workers of other VOs that their demand does
-not need are drained for it (never a busy one: no job is lost), and what still finds no
-place is reported at risk with the limit that binds.
+the local room cannot be had at the lead, idle workers of other VOs that their demand
+does not need are drained for it, and what still finds no place is reported at risk
+with the limit that binds.
+
+Ahead of that, room that no free host holds is freed by draining queue workers on it
+(``drain_ahead``): a worker is drained once a job starting on it could run past the
+lead (its VO's longest walltime, ``drain_ahead_s`` for a job without one), and only if
+what it runs ends by the lead by the walltimes its LRM gives; a busy worker is never
+killed, and one whose jobs' end the LRM does not bound is left alone.
 """
 
 from __future__ import annotations
 
 from elastic.config import VoConfig
-from elastic.model import Cause, Drain, Reason, Reservation, WorkerNode
+from elastic.model import (
+    Cause,
+    Drain,
+    LrmNodeState,
+    NodeState,
+    ProviderKind,
+    Reason,
+    Reservation,
+    WorkerNode,
+)
 from elastic.planning import reasons
 from elastic.planning.capacity import HostRoom, Placement, VoCapacity
-from elastic.planning.reclaim import spare_idle_local
-from elastic.planning.reservations import is_held
+from elastic.planning.reclaim import fits_once_left, spare_idle_local
+from elastic.planning.reservations import due_at, is_held, may_overrun
 from elastic.planning.state import PassState, View
 
 #: a local "no" that draining another VO's idle worker can turn into a yes
@@ -95,10 +110,7 @@ def _drain_for_room(state: PassState, view: View, vo: VoConfig, r: Reservation) 
     The freed room is set aside for ``vo``: the reservation's node boots there next pass."""
     if not view.scale_down or state.early_drains_left <= 0:
         return None
-    rooms = {room.name: room for room in state.rooms}
-    for h in view.observation.hosts:  # a full host has no room entry yet
-        if h.reachable and h.name not in rooms:
-            rooms[h.name] = HostRoom(h.name, h.cores_free, h.memory_mb_free)
+    rooms = _rooms(state, view)
     for other in view.site.vos:
         if other.name == vo.name:
             continue
@@ -107,12 +119,9 @@ def _drain_for_room(state: PassState, view: View, vo: VoConfig, r: Reservation) 
         )
         for node in spare:
             room = rooms.get(node.location)
-            if node.id in state.taken or room is None:
+            if node.id in state.taken or room is None or not fits_once_left(room, node, vo):
                 continue
-            if not room.fits(vo.flavor.cores - node.cores, vo.flavor.memory_mb - node.memory_mb):
-                continue
-            room.cores_free += node.cores - vo.flavor.cores
-            room.memory_mb_free += node.memory_mb - vo.flavor.memory_mb
+            _take_once_left(room, node, vo)
             state.early_drains_left -= 1
             state.taken.add(node.id)
             return Drain(
@@ -124,16 +133,33 @@ def _drain_for_room(state: PassState, view: View, vo: VoConfig, r: Reservation) 
     return None
 
 
-def set_aside_for_coming(state: PassState, view: View) -> None:
-    """Keep local room for reservations within ``hold_ahead_s`` of their lead time: for
+def _rooms(state: PassState, view: View) -> dict[str, HostRoom]:
+    """This pass's free room per reachable host, a full host included (its room is 0)."""
+    rooms = {room.name: room for room in state.rooms}
+    for h in view.observation.hosts:  # a full host has no room entry yet
+        if h.reachable and h.name not in rooms:
+            rooms[h.name] = HostRoom(h.name, h.cores_free, h.memory_mb_free)
+    return rooms
+
+
+def _take_once_left(room: HostRoom, node: WorkerNode, vo: VoConfig) -> None:
+    """Count ``node``'s room as freed on its host and one worker of ``vo`` as put there."""
+    room.cores_free += node.cores - vo.flavor.cores
+    room.memory_mb_free += node.memory_mb - vo.flavor.memory_mb
+
+
+def set_aside_for_coming(state: PassState, view: View) -> list[Reservation]:
+    """Keep local room for reservations held before their lead time (``is_held``): for
     each node they will lack (the VO's alive nodes serve the earliest), one worker's
-    room on the best-fitting host, for that VO alone."""
+    room on the best-fitting host, for that VO alone. Returns one entry per node for
+    which no free room was there to set aside."""
     site, now = view.site, view.now
     if not view.observation.local_ok:
-        return
+        return []
     coming: dict[str, list[Reservation]] = {}
+    unplaced: list[Reservation] = []
     for r in sorted(view.observation.reservations, key=lambda r: (r.start, r.id)):
-        if is_held(site, view.observation, r, now):
+        if is_held(site, view.observation, r, now, view.horizons):
             coming.setdefault(r.vo, []).append(r)
     for vo_name, held in coming.items():
         vo = site.vo(vo_name)
@@ -145,4 +171,91 @@ def set_aside_for_coming(state: PassState, view: View) -> None:
             if r in due:
                 continue  # place_reserved boots those now
             if not state.set_aside(vo):
-                break
+                unplaced.append(r)
+    return unplaced
+
+
+def work_end(node: WorkerNode, now: float) -> float | None:
+    """When the node's room is free of its work by what the LRM says: now for an idle
+    one, its jobs' walltime end for a busy one, None when nothing bounds it."""
+    if node.running_jobs == 0 and node.lrm_state in {LrmNodeState.IDLE, LrmNodeState.DRAINED}:
+        return now
+    return node.busy_until
+
+
+def drain_ahead(state: PassState, view: View, unplaced: list[Reservation]) -> list[Drain]:
+    """Free room for the nodes ``set_aside_for_coming`` found none for: count room that
+    draining local workers of other VOs free by the lead, then drain more of them.
+
+    A worker is drained only once a job starting on it could run past the lead (so not
+    before it must), only if its work ends by the lead (idle, or its jobs' walltimes say
+    so), and never below its VO's floor. What cannot be freed in time goes to EC2 at
+    the lead where the reservation may burst; otherwise it is reported at risk now."""
+    if not unplaced or not view.scale_down:
+        return []
+    now, site = view.now, view.site
+    rooms = _rooms(state, view)
+    drains: list[Drain] = []
+    above_floor = {
+        vo.name: VoCapacity.of(view.nodes(vo.name)).alive - view.floor(vo) for vo in site.vos
+    }
+    local = [
+        n
+        for n in view.live
+        if n.provider is ProviderKind.LIBVIRT and n.id not in state.taken and n.location in rooms
+    ]
+    for r in unplaced:
+        vo, due = site.vo(r.vo), due_at(site, view.observation, r)
+        ends = {n.id: work_end(n, now) for n in local if n.vo != r.vo and n.id not in state.taken}
+        freeing = sorted(
+            (n for n in local if n.id in ends and _ends_by(ends[n.id], due)),
+            key=lambda n: (n.state is not NodeState.DRAINING, ends[n.id] or 0.0, n.id),
+        )
+        node = next(
+            (
+                n
+                for n in freeing
+                if fits_once_left(rooms[n.location], n, vo)
+                and (n.state is NodeState.DRAINING or _may_drain(state, view, n, due, above_floor))
+            ),
+            None,
+        )
+        if node is not None:
+            _take_once_left(rooms[node.location], node, vo)
+            state.taken.add(node.id)
+            if node.state is not NodeState.DRAINING:  # a draining one frees it in time
+                state.early_drains_left -= 1
+                above_floor[node.vo] -= 1
+                drains.append(Drain(node.id, node.vo, _drain_reason(node, r, vo, now, due)))
+        elif not (r.burst and site.ec2 is not None):
+            why = reasons.not_freed_in_time(vo.name, due - now)
+            state.risk(vo.name, reasons.reservation_at_risk(label(r), r.start - now, why))
+    return drains
+
+
+def _ends_by(end: float | None, due: float) -> bool:
+    return end is not None and end <= due
+
+
+def _may_drain(
+    state: PassState, view: View, node: WorkerNode, due: float, above_floor: dict[str, int]
+) -> bool:
+    """A ready worker above its VO's floor, that a job starting on it now could keep past
+    ``due``; within this pass's early drains."""
+    return (
+        node.state is NodeState.READY
+        and state.early_drains_left > 0
+        and above_floor.get(node.vo, 0) > 0
+        and may_overrun(view.horizons.get(node.vo), view.now, due)
+    )
+
+
+def _drain_reason(node: WorkerNode, r: Reservation, vo: VoConfig, now: float, due: float) -> str:
+    if node.running_jobs == 0:
+        work = "idle"
+    else:
+        work = f"its jobs' walltimes end in {round((node.busy_until or now) - now)} s"
+    return (
+        f"drained ahead for reservation {label(r)} of {vo.name}: {work}, before its "
+        f"nodes' boot in {round(due - now)} s, and a job starting here now could run past it"
+    )

@@ -38,7 +38,7 @@ from elastic.planning.capacity import (
     take_worker,
 )
 from elastic.planning.demand import Demand, compute_demand
-from elastic.planning.reservations import reserved_floor
+from elastic.planning.reservations import job_horizons, reserved_floor
 
 #: a cloud "no" that says the VO cannot use EC2 at all: then the local reason binds
 STRUCTURAL = frozenset(
@@ -59,6 +59,8 @@ class View:
     backoffs: BackoffView
     #: each VO's due reservations, earliest first (``reservations.reserved_floor``)
     reserved: dict[str, list[Reservation]] = field(default_factory=dict)
+    #: per VO, the longest a queue job starting now may run (``reservations.job_horizons``)
+    horizons: dict[str, float] = field(default_factory=dict)
 
     @staticmethod
     def of(observation: Observation, site: Site, now: float) -> View:
@@ -75,6 +77,7 @@ class View:
             compute_demand(observation.jobs, site),
             BackoffView.of(observation.backoffs, now, site.policy),
             reserved_floor(site, observation, now),
+            job_horizons(site, observation.jobs) if observation.reservations else {},
         )
 
     @property

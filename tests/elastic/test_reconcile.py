@@ -119,3 +119,43 @@ def test_vms_on_an_unreachable_host_are_not_declared_vanished():
     down = Inventory(local, hosts=(Host("hv1", 8, 8000, 0, 0, reachable=False),))
     r = reconcile([row], snap(LrmNode("a", LrmNodeState.BUSY)), {local: down}, 9.0)
     assert all("state" not in c.fields for c in r.corrections)
+
+
+def running(job_id: str, hosts: tuple[str, ...], start: float | None, walltime: int | None):
+    from elastic.model import Job
+
+    return Job(job_id, running=True, hosts=hosts, start_time=start, walltime_s=walltime)
+
+
+def test_a_busy_node_is_bounded_by_its_jobs_latest_walltime_end_or_not_at_all():
+    from elastic.reconcile import work_ends
+
+    snapshot = QueueSnapshot(
+        jobs=(
+            running("1", ("a",), 100.0, 600),
+            running("2", ("a", "b"), 200.0, 3600),  # spans two hosts
+            running("3", ("c",), 100.0, None),  # no walltime: no bound
+            running("4", ("d",), None, 600),  # no start time: no bound
+            running("5", ("e",), 100.0, 60),
+        ),
+        nodes=(
+            LrmNode("a", LrmNodeState.BUSY, running_jobs=2),
+            LrmNode("e", LrmNodeState.BUSY, running_jobs=2),  # one job the listing omits
+        ),
+    )
+    assert work_ends(snapshot) == {"a": 3800.0, "b": 3800.0, "c": None, "d": None, "e": None}
+    r = reconcile(
+        [rec("a", NodeState.READY), rec("e", NodeState.READY)],
+        snapshot,
+        {EC2: Inventory(EC2, vms=(vm("a"), vm("e")))},
+        300.0,
+    )
+    assert {w.id: w.busy_until for w in r.workers} == {"a": 3800.0, "e": None}
+    untrusted = reconcile(
+        [rec("a", NodeState.READY)],
+        snapshot,
+        {EC2: Inventory(EC2, vms=(vm("a"),))},
+        300.0,
+        trusted=False,
+    )
+    assert untrusted.workers[0].busy_until is None

@@ -3,10 +3,13 @@ room set aside before, other VOs' idle workers drained for room, the rest at ris
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from elastic.model import (
     Cause,
     Host,
     LrmNodeState,
+    NodeState,
     Observation,
     ProviderKind,
     Reservation,
@@ -14,7 +17,7 @@ from elastic.model import (
 )
 from elastic.planning import plan
 from elastic.planning.reservations import lead_s, next_state
-from tests.factories import host, jobs, make_site, node, with_atlas
+from tests.factories import BASE_SITE, host, jobs, make_site, node, with_atlas
 
 LOCAL, EC2 = ProviderKind.LIBVIRT, ProviderKind.EC2
 NOW = 100_000.0
@@ -93,10 +96,14 @@ def test_room_is_set_aside_before_the_lead_for_that_vo_alone():
     assert [b.provider for b in p.boots] == [EC2, EC2]  # cms goes to the cloud
     own = plan(observe([coming], jobs("atlas", 2), hosts=one_room), site, NOW)
     assert [b.provider for b in own.boots] == [LOCAL, LOCAL]  # atlas may use its room
-    before = plan(
+    hour_jobs = jobs("cms", 2, walltime_s=3600)  # they end long before the lead
+    before = plan(observe([booking(start_in=LEAD + 9000)], hour_jobs, hosts=one_room), site, NOW)
+    assert [b.provider for b in before.boots] == [LOCAL, LOCAL]  # too early to hold
+    # jobs with no walltime could run past the lead: the room is held from drain_ahead_s
+    unbounded = plan(
         observe([booking(start_in=LEAD + 9000)], jobs("cms", 2), hosts=one_room), site, NOW
     )
-    assert [b.provider for b in before.boots] == [LOCAL, LOCAL]  # too early to hold
+    assert [b.provider for b in unbounded.boots] == [EC2, EC2]
 
 
 def test_without_local_room_it_bursts_or_is_at_risk_with_the_binding_limit():
@@ -123,6 +130,75 @@ def test_an_idle_worker_of_another_vo_is_drained_for_the_room_never_a_busy_one()
     assert "reservation r-1 of atlas" in p.drains[0].reason
     (risk,) = decision(p).at_risk  # the second node: no other idle worker to drain
     assert risk.count == 1
+
+
+AHEAD = LEAD + 3 * 3600  # past hold_ahead_s (3600), within drain_ahead_s (14400)
+DUE = NOW + AHEAD - LEAD  # when the reservation's boots must start
+
+
+def cms_busy(name: str, ends_in: float | None) -> object:
+    busy = node(name, "cms", lrm=LrmNodeState.BUSY, running=1)
+    return replace(busy, busy_until=None if ends_in is None else NOW + ends_in)
+
+
+def test_busy_workers_are_drained_ahead_by_their_walltimes_never_past_the_lead():
+    site = make_site()
+    full = [Host("hv1", 16, 64000, 0, 0)]
+    ends_in_time = cms_busy("c-soon", 3600)  # its jobs end 2 h before the boots
+    ends_late = cms_busy("c-late", AHEAD)  # its jobs end after the lead
+    unbounded = cms_busy("c-nowall", None)  # a job with no walltime: no bound at all
+    booked = booking(nodes=2, start_in=AHEAD, burst=False)
+    workers = [ends_late, unbounded, ends_in_time]
+    p = plan(observe([booked], jobs("cms", 3), workers, hosts=full), site, NOW)
+    (drain,) = p.drains
+    assert drain.node_id == "c-soon"
+    assert "drained ahead for reservation r-1 of atlas" in drain.reason
+    assert "walltimes end in 3600 s" in drain.reason
+    (risk,) = decision(p).at_risk  # the second node: nothing else frees in time
+    assert risk.count == 1 and "before its boot" in risk.reason.text
+    # the drained worker's room is counted next pass, and no second worker is drained
+    draining = replace(ends_in_time, state=NodeState.DRAINING, lrm_state=LrmNodeState.DRAINING)
+    again = plan(observe([booked], jobs("cms", 3), [ends_late, draining], hosts=full), site, NOW)
+    assert again.drains == ()
+    (still,) = decision(again).at_risk
+    assert still.count == 1  # the draining worker's room serves one node
+
+
+def test_a_worker_is_not_drained_while_a_job_starting_on_it_still_ends_before_the_lead():
+    site = make_site()
+    full = [Host("hv1", 16, 64000, 0, 0)]
+    soon = cms_busy("c-soon", 3600)
+    booked = booking(nodes=1, start_in=AHEAD, burst=False)
+    short_jobs = jobs("cms", 3, walltime_s=1800)  # a job starting now ends 2.5 h early
+    p = plan(observe([booked], short_jobs, [soon], hosts=full), site, NOW)
+    assert p.drains == ()
+    long_jobs = jobs("cms", 3, walltime_s=4 * 3600)
+    assert [
+        d.node_id for d in plan(observe([booked], long_jobs, [soon], hosts=full), site, NOW).drains
+    ] == ["c-soon"]
+
+
+def test_only_a_vo_whose_next_job_could_overrun_the_lead_is_drained():
+    atlas, cms = BASE_SITE["vos"]
+    lhcb = {**cms, "name": "lhcb", "match": {"project": ["lhcb"]}}
+    site = make_site(vos=[atlas, cms, lhcb])
+    full = [Host("hv1", 16, 64000, 0, 0)]
+    workers = [replace(cms_busy("l-soon", 1800), vo="lhcb"), cms_busy("c-soon", 3600)]
+    queue = jobs("lhcb", 2, walltime_s=1800) + jobs("cms", 2)  # cms: no walltime
+    booked = booking(nodes=1, start_in=AHEAD, burst=False)
+    p = plan(observe([booked], queue, workers, hosts=full), site, NOW)
+    assert [d.node_id for d in p.drains] == ["c-soon"]  # l-soon's next job ends in time
+
+
+def test_drain_ahead_keeps_the_other_vos_floor_and_waits_for_the_window():
+    full = [Host("hv1", 16, 64000, 0, 0)]
+    soon = cms_busy("c-soon", 3600)
+    booked = booking(nodes=1, start_in=AHEAD, burst=False)
+    atlas, cms = BASE_SITE["vos"]
+    cms_floor = make_site(vos=[atlas, {**cms, "min_nodes": 1}])
+    assert plan(observe([booked], jobs("cms", 3), [soon], hosts=full), cms_floor, NOW).drains == ()
+    far = booking(nodes=1, start_in=LEAD + 5 * 3600, burst=False)  # beyond drain_ahead_s
+    assert plan(observe([far], jobs("cms", 3), [soon], hosts=full), make_site(), NOW).drains == ()
 
 
 def test_max_nodes_puts_a_reservation_at_risk():
