@@ -403,6 +403,10 @@ class Ec2Config(_Strict):
         return self
 
 
+#: seconds, or ``auto``: derived from the measured boot time (elastic/planning/thresholds.py)
+AutoSeconds = Annotated[int, Field(ge=0)] | Literal["auto"]
+
+
 class Policy(_Strict):
     """When passes run and how far each may go; docs/reliability.md says what each fail-safe
     key does with a fault."""
@@ -445,10 +449,12 @@ class Policy(_Strict):
     intent left for the next pass, and the pass ends degraded."""
     boot_timeout_s: Annotated[int, Field(ge=1)] = 900
     """A node that has not joined the LRM this long after its boot is destroyed."""
-    idle_timeout_local_s: Annotated[int, Field(ge=0)] = 900
-    """Idle time before a local worker is drained."""
-    idle_timeout_cloud_s: Annotated[int, Field(ge=0)] = 300
-    """Idle time before a cloud worker is drained."""
+    idle_timeout_local_s: AutoSeconds = 900
+    """Idle time before a local worker is drained; `auto`: the local boot p95 (what draining
+    it costs its VO's next job), and never less than the cloud idle timeout."""
+    idle_timeout_cloud_s: AutoSeconds = 300
+    """Idle time before a cloud worker is drained; `auto`: the EC2 boot p95 (at least the
+    60 s billing minimum), the rent-or-buy break-even of replacing it (docs/thresholds.md)."""
     drain_timeout_s: Annotated[int, Field(ge=0)] = 3600
     """How long a drain may wait for running jobs before it is reported."""
     max_boots_per_pass: Annotated[int, Field(ge=0)] = 20
@@ -456,8 +462,9 @@ class Policy(_Strict):
     max_early_drains_per_pass: Annotated[int, Field(ge=0)] = 20
     """Drains before a node's idle timeout (`reclaim_idle`, `repatriate_cloud`) per pass;
     idle-timeout drains are not capped."""
-    cloud_burst_after_s: Annotated[int, Field(ge=0)] = 0
-    """Burst to EC2 only for jobs pending at least this long (rent-or-buy)."""
+    cloud_burst_after_s: AutoSeconds = 0
+    """Burst to EC2 only for jobs pending at least this long (rent-or-buy); `auto`: the EC2
+    boot p95, the break-even wait (docs/thresholds.md)."""
     cloud_boot_s: Annotated[int, Field(ge=0)] = 180
     """Seconds from an EC2 request to a worker taking jobs (boot, cloud-init, LRM join):
     cores that running jobs free sooner, by their walltimes, are waited for, not rented."""

@@ -24,12 +24,6 @@ from elastic.model import (
 UPCOMING_STATES = frozenset({NodeState.REQUESTED, NodeState.BOOTING, NodeState.JOINING})
 
 
-def idle_timeout_s(node: WorkerNode, site: Site) -> int:
-    if node.provider is ProviderKind.EC2:
-        return site.policy.idle_timeout_cloud_s
-    return site.policy.idle_timeout_local_s
-
-
 @dataclass(frozen=True)
 class VoCapacity:
     """How a VO's nodes split this pass, as both scale-up and scale-down see it."""

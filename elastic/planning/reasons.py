@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from elastic.model import Cause, Reason
+from elastic.planning.thresholds import Threshold
 
 
 def usd(per_hour: float) -> str:
@@ -93,6 +94,29 @@ def burst_delay(oldest_job_age: float, after: int) -> Reason:
     )
 
 
+def threshold_words(threshold: Threshold) -> str:
+    """A threshold's seconds, and where they came from when ``auto`` derived them (a set
+    key reads as the number alone, as it always did)."""
+    if threshold.source.startswith("policy."):
+        return f"{threshold.seconds} s"
+    return f"{threshold.seconds} s = {threshold.source}"
+
+
+def burst_below_threshold(oldest_job_age: float, threshold: Threshold) -> Reason:
+    """The burst delay's reason, saying what the delay was derived from when it was."""
+    if threshold.source.startswith("policy."):
+        return burst_delay(oldest_job_age, threshold.seconds)
+    return Reason(
+        Cause.BURST_DELAY,
+        f"jobs pending {oldest_job_age:.0f} s < burst delay {threshold_words(threshold)}",
+        {
+            "oldest_job_age": round(oldest_job_age, 1),
+            "after": threshold.seconds,
+            "source": threshold.source,
+        },
+    )
+
+
 def freeing_soon(cores: int, within: int) -> Reason:
     return Reason(
         Cause.FREEING_SOON,
@@ -159,6 +183,24 @@ def idle_below_timeout(idle_s: float, timeout_s: int) -> Reason:
         Cause.IDLE_BELOW_TIMEOUT,
         f"idle {idle_s:.0f} s < idle timeout {timeout_s} s ({timeout_s - idle_s:.0f} s left)",
         {"idle": round(idle_s, 1), "timeout": timeout_s, "left": round(timeout_s - idle_s, 1)},
+    )
+
+
+def idle_below_threshold(idle_s: float, threshold: Threshold) -> Reason:
+    """The idle-timeout reason, saying what the timeout was derived from when it was."""
+    timeout = threshold.seconds
+    if threshold.source.startswith("policy."):
+        return idle_below_timeout(idle_s, timeout)
+    return Reason(
+        Cause.IDLE_BELOW_TIMEOUT,
+        f"idle {idle_s:.0f} s < idle timeout {threshold_words(threshold)} "
+        f"({timeout - idle_s:.0f} s left)",
+        {
+            "idle": round(idle_s, 1),
+            "timeout": timeout,
+            "left": round(timeout - idle_s, 1),
+            "source": threshold.source,
+        },
     )
 
 

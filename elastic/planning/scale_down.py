@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from elastic.config import Site, VoConfig
 from elastic.model import Destroy, Drain, LrmNodeState, NodeState, ProviderKind, WorkerNode
 from elastic.planning import reasons
-from elastic.planning.capacity import UPCOMING_STATES, VoCapacity, idle_timeout_s
+from elastic.planning.capacity import UPCOMING_STATES, VoCapacity
 from elastic.planning.state import PassState, View
+from elastic.planning.thresholds import idle_timeout
 
 #: LRM states in which a node provably runs nothing and accepts nothing new.
 EMPTY_STATES = frozenset(
@@ -103,9 +104,10 @@ def plan_drains(
     drains: list[Drain] = []
     for node in idle:
         idle_s = now - (node.idle_since if node.idle_since is not None else now)
-        timeout = idle_timeout_s(node, site)
+        threshold = idle_timeout(node, site, state.view.observation.boot_p95_s)
+        timeout = threshold.seconds
         if node.idle_since is None or idle_s < timeout:
-            state.keep(node, reasons.idle_below_timeout(idle_s, timeout))
+            state.keep(node, reasons.idle_below_threshold(idle_s, threshold))
             continue
         if len(drains) >= max(0, limit):
             why = (
@@ -119,8 +121,8 @@ def plan_drains(
             Drain(
                 node.id,
                 vo.name,
-                f"idle {idle_s:.0f} s ≥ {timeout} s ({node.provider}), not needed by "
-                f"{nodes_needed} node(s) of pending demand",
+                f"idle {idle_s:.0f} s ≥ {reasons.threshold_words(threshold)} "
+                f"({node.provider}), not needed by {nodes_needed} node(s) of pending demand",
             )
         )
     return drains

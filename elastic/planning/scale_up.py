@@ -16,6 +16,7 @@ from elastic.planning import reasons
 from elastic.planning.capacity import Placement, VoCapacity, share_order
 from elastic.planning.demand import aged, compute_demand, freeing_cores, oldest_young_age
 from elastic.planning.state import PassState, View
+from elastic.planning.thresholds import burst_delay
 
 
 def node_id(site: Site, vo: str, serial: int) -> str:
@@ -111,7 +112,8 @@ def hold_for_local_soon(state: PassState, view: View) -> None:
     of cores) is certain to come first, so it is waited for.
     """
     site, now, jobs = view.site, view.now, view.observation.jobs
-    delay = site.policy.cloud_burst_after_s
+    threshold = burst_delay(site, view.observation.boot_p95_s)
+    delay = threshold.seconds
     freeing = freeing_cores(jobs, now, site.policy.cloud_boot_s)
     if delay <= 0 and not freeing:
         return
@@ -133,7 +135,7 @@ def hold_for_local_soon(state: PassState, view: View) -> None:
         cores = freeing.get(vo.name, 0)
         if left > without_freeing:  # young jobs (and min_nodes wants) wait for their turn
             age = oldest_young_age(jobs, vo.name, now, delay)
-            why = reasons.burst_delay(age, delay) if delay > 0 else None
+            why = reasons.burst_below_threshold(age, threshold) if delay > 0 else None
             why = why or reasons.freeing_soon(cores, site.policy.cloud_boot_s)
             state.hold(vo.name, left - without_freeing, why)
         if without_freeing > final:

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field, replace
 
 from elastic.config import HostConfig, Site
 from elastic.model import ProviderKind
+from elastic.planning.thresholds import burst_delay
 from elastic.sim.baselines import SCALERS
 from elastic.sim.bounds import fluid_bound_cost, overflow_bound_cost
-from elastic.sim.engine import SimConfig, SimResult, Simulation
+from elastic.sim.engine import SimConfig, SimResult, Simulation, configured_boot_p95_s
 from elastic.sim.metrics import Metrics, compute
 from elastic.sim.policies import POLICIES, READY_AT_START
 from elastic.sim.workload import SimJob
@@ -116,7 +117,12 @@ def wait_limit(site: Site, config: SimConfig) -> float:
     """The wait the offline bound assumes, as a policy can at best deliver it: a job
     that overflows waits ``cloud_burst_after_s``, up to one pass to be seen, and a boot."""
     boot = config.boot_delay_s.get(ProviderKind.EC2, 0.0) * (1 + config.boot_jitter)
-    return float(site.policy.cloud_burst_after_s) + config.pass_interval_s + boot
+    return float(burst_after_s(site, config)) + config.pass_interval_s + boot
+
+
+def burst_after_s(site: Site, config: SimConfig) -> int:
+    """The site's burst delay, derived from the run's boot time where it is ``auto``."""
+    return burst_delay(site, configured_boot_p95_s(config)).seconds
 
 
 def run_all(
@@ -144,7 +150,7 @@ def run_all(
         tick = None if on_pass is None else (lambda now, n=name: on_pass(n, now))
         results[name] = Simulation(policy_site, jobs, policy, run_config).run(name, on_pass=tick)
         metrics[name] = compute(results[name], site, config, step_at)
-    bound = overflow_bound_cost(jobs, site, site.policy.cloud_burst_after_s)
+    bound = overflow_bound_cost(jobs, site, burst_after_s(site, config))
     fluid = fluid_bound_cost(jobs, site)
     limit = wait_limit(site, config)
     targets = check_targets(metrics, bound, left_out, limit, bound_factor)

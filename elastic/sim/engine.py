@@ -70,6 +70,15 @@ class SimConfig:
     spot_interruptions_per_h: float = 0.0
 
 
+def configured_boot_p95_s(config: SimConfig) -> dict[ProviderKind, float]:
+    """The p95 a ledger would measure of the configured boots: each is ``boot_delay_s``
+    times a uniform factor in 1 ± ``boot_jitter``, whose 95th percentile is 1 + 0.9 x
+    jitter. Fed to the planner from the first pass, so that thresholds set to ``auto``
+    follow the boot time of the run as they would a site's measured history."""
+    factor = 1 + 0.9 * config.boot_jitter
+    return {kind: delay * factor for kind, delay in config.boot_delay_s.items()}
+
+
 @dataclass
 class SimResult:
     policy: str
@@ -116,6 +125,7 @@ class Simulation:
         self.serial = 1
         #: advance reservations, each seen by the policy from its ``created_at`` on
         self.reservations = tuple(reservations)
+        self.configured_p95 = configured_boot_p95_s(config)
 
     def boot_p95_s(self) -> dict[ProviderKind, float]:
         """As the ledger measures it: per provider, the p95 (nearest rank) of boot-to-ready
@@ -170,7 +180,7 @@ class Simulation:
             tuple(hosts),
             next_serial=self.serial,
             reservations=seen,
-            boot_p95_s=self.boot_p95_s() if seen else {},
+            boot_p95_s=self.boot_p95_s() if seen else self.configured_p95,
         )
 
     def decide(self, now: float) -> Plan:
