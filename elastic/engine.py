@@ -51,14 +51,14 @@ from elastic.model import (
 )
 from elastic.planning import plan
 from elastic.planning.backoff import BackoffView, BootOutcome, describe, fold, target_of
-from elastic.planning.reservations import describe_reservation, next_state
+from elastic.planning.reservations import describe_reservation, next_state, to_join
 from elastic.planning.scale_down import plan_destroys
 from elastic.plausibility import check_reading, running_jobs
 from elastic.providers.base import Provider
 from elastic.reconcile import UP_STATES, Reconciliation, reconcile, vms_by_node
 from elastic.recovery import plan_recovery
 from elastic.vomatch import label_snapshot
-from lrm_adapters.base import LRMAdapter
+from lrm_adapters.base import JoinsReservations, LRMAdapter, LRMError
 
 log = logging.getLogger(__name__)
 
@@ -369,6 +369,7 @@ class Engine:
             )
         self._in_flight |= {r.action.node_id for r in result.results if r.abandoned}
         self._advance_reservations(observation, decided, now)
+        result.errors += self._join_lrm_reservations(observation, now)
         result.errors += self._publish_heartbeat(observation, now, act_by)
         self._record_pass(result, now)
         return result
@@ -400,6 +401,25 @@ class Engine:
                 if short.reason.figures.get("reservation") in {reservation.id, reservation.name}:
                     log.warning("%s of VO %s: %s", reservation.id, reservation.vo, short.words())
                     self.ledger.event(now, "reservation-at-risk", short.words(), reservation.id)
+
+    def _join_lrm_reservations(self, observation: Observation, now: float) -> tuple[str, ...]:
+        """Put the workers booted for an LRM's reservation into it (Slurm with dynamic
+        nodes), so that only the reservation's jobs run there. The first failure ends
+        the step for this pass (a hung LRM costs one timeout); the next pass retries."""
+        if not isinstance(self.lrm, JoinsReservations):
+            return ()
+        for reservation, hosts in to_join(self.site, observation, now):
+            try:
+                self.lrm.add_to_reservation(reservation.name, hosts)
+            except LRMError as exc:
+                message = f"could not add {', '.join(hosts)} to reservation {reservation.name}"
+                log.warning("%s: %s", message, exc)
+                self.ledger.event(now, "reservation-join-failed", str(exc), reservation.id)
+                return (f"{message}: {exc}",)
+            message = f"{', '.join(hosts)} put into the LRM's reservation {reservation.name}"
+            log.info("reservation %s: %s", reservation.id, message)
+            self.ledger.event(now, "reservation-join", message, reservation.id)
+        return ()
 
     def _publish_heartbeat(
         self, observation: Observation, now: float, act_by: float

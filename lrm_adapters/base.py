@@ -94,6 +94,17 @@ class PowersUp(Protocol):
 
 
 @runtime_checkable
+class JoinsReservations(Protocol):
+    """An LRM whose own reservations name their nodes, so elastic's workers booted for
+    one must be put into it (Slurm with dynamic nodes) or other jobs could take them."""
+
+    def add_to_reservation(self, reservation: str, hostnames: Sequence[str]) -> None:
+        """Put ``hostnames`` into the LRM reservation ``reservation``, keeping the nodes
+        it holds; idempotent; raises LRMError."""
+        ...
+
+
+@runtime_checkable
 class LRMAdapter(Protocol):
     """Observe one resource manager; join and retire its execution hosts.
 

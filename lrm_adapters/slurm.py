@@ -144,6 +144,24 @@ class SlurmAdapter:
         name = checked_name(hostname)
         self.runner.run(["scontrol", "update", f"nodename={name}", "state=power_up"])
 
+    def add_to_reservation(self, reservation: str, hostnames: Sequence[str]) -> None:
+        """Slurm 22.05 refuses ``Nodes+=`` on a reservation: the whole list is written,
+        the nodes it holds now plus ``hostnames``. With ``join: power_save`` the
+        reservation names its CLOUD nodes from its creation: nothing to add."""
+        if self.join == "power_save":
+            return
+        name, hosts = checked_name(reservation), [checked_name(h) for h in hostnames]
+        text = self.runner.run(["scontrol", "show", "reservation", name, "--oneliner"])
+        held = next((r.nodes for r in parse_reservations_text(text) if r.name == name), None)
+        if held is None:
+            raise LRMError(f"Slurm has no reservation {name}")
+        wanted = [*held, *(h for h in hosts if h not in held)]
+        if len(wanted) == len(held):
+            return
+        self.runner.run(
+            ["scontrol", "update", f"reservationname={name}", f"nodes={','.join(wanted)}"]
+        )
+
     def remove_node(self, hostname: str) -> None:
         name = checked_name(hostname)
         if self.join == "power_save" or not self._exists(name):

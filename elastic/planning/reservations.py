@@ -111,6 +111,33 @@ def is_held(
     return may_overrun(max(others, default=None), now, due)
 
 
+def to_join(
+    site: Site, observation: Observation, now: float
+) -> list[tuple[Reservation, list[str]]]:
+    """Workers to put into the LRM's own reservations: for each due one read from the LRM
+    (``source`` "slurm"), the VO's workers registered in the LRM and in no reservation
+    yet, up to its node count less the VO's workers it holds. Its own nodes serve the
+    earliest reservation first; nothing is taken out of a reservation."""
+    registered = [n for n in observation.nodes if n.state in {NodeState.JOINING, NodeState.READY}]
+    held = {name for r in observation.reservations for name in r.lrm_nodes}
+    joins: list[tuple[Reservation, list[str]]] = []
+    for vo, due in reserved_floor(site, observation, now).items():
+        free = sorted((n for n in registered if n.vo == vo and n.id not in held), key=_by_age)
+        mine = {n.id for n in registered if n.vo == vo}
+        for r in due:
+            if r.source != "slurm" or not r.name:
+                continue
+            lacking = r.nodes - len(mine & set(r.lrm_nodes))
+            taken, free = free[: max(0, lacking)], free[max(0, lacking) :]
+            if taken:
+                joins.append((r, [n.id for n in taken]))
+    return joins
+
+
+def _by_age(node: WorkerNode) -> tuple[float, str]:
+    return node.created_at, node.id
+
+
 def reserved_floor(
     site: Site, observation: Observation, now: float
 ) -> dict[str, list[Reservation]]:

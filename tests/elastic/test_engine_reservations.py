@@ -153,3 +153,52 @@ def test_an_lrm_that_cannot_power_up_fails_the_action_not_the_pass(tmp_path):
     (failed,) = result.results
     assert not failed.ok and "cannot power nodes up" in failed.error
     assert result.degraded
+
+
+class DynamicSlurmLRM(WithReservation):
+    """The replay LRM standing in for Slurm with dynamic nodes: keeps each reservation's
+    node list as ``scontrol update reservationname=... nodes=...`` would."""
+
+    joined: list[tuple[str, tuple[str, ...]]]
+    refuse = False
+
+    def add_to_reservation(self, reservation: str, hostnames) -> None:
+        if self.refuse:
+            raise LRMError("scontrol failed", ["scontrol", "update"], 1, "Invalid node name")
+        self.joined.append((reservation, tuple(hostnames)))
+        self.reservations = tuple(
+            replace(r, nodes=(*r.nodes, *hostnames)) if r.name == reservation else r
+            for r in self.reservations
+        )
+
+
+def test_workers_booted_for_a_slurm_reservation_are_put_into_it_once(tmp_path):
+    engine, clock = world(tmp_path)
+    engine.site = make_site(
+        site={"name": "t", "state": str(tmp_path / "ledger.db")},
+        lrm={"kind": "slurm"},
+        vos=[{**v, "match": {"account": [v["name"]]}} for v in BASE_SITE["vos"]],
+    )
+    lrm = replay_lrm(engine.site, tmp_path / "jobs.yaml", clock, DynamicSlurmLRM)
+    lrm.joined = []
+    start = clock.now + 300
+    lrm.reservations = (
+        LrmReservation("physics", start, start + 3600, nodes=("vm",), accounts=("atlas",)),
+    )
+    engine.lrm = lrm
+    booted = engine.run_pass()
+    ids = sorted(b.node_id for b in booted.plan.boots)
+    assert len(ids) == 1 and lrm.joined == []  # requested, not yet in the LRM
+    lrm.refuse = True
+    clock.now += 60
+    refused = engine.run_pass()  # registered now: the join fails, the pass says so
+    assert refused.degraded and any("reservation physics" in e for e in refused.errors)
+    lrm.refuse = False
+    clock.now += 60
+    engine.run_pass()
+    assert lrm.joined == [("physics", tuple(ids))]
+    clock.now += 60
+    engine.run_pass()
+    assert len(lrm.joined) == 1  # they are in it now: nothing more to add
+    kinds = [e.kind for e in engine.ledger.events(node_id="slurm:physics")]
+    assert "reservation-join-failed" in kinds and "reservation-join" in kinds

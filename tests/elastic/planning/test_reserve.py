@@ -235,3 +235,23 @@ def test_states_move_with_time_and_nodes():
     caught_up = next_state(late, site, observe([late], nodes=up), r.start + 90)
     assert (caught_up.ready_at_start, caught_up.late_s) == (1, 90.0)
     assert next_state(active, site, observe([active]), r.end).state is ReservationState.DONE
+
+
+def test_registered_workers_join_the_earliest_slurm_reservation_that_lacks_them():
+    from elastic.planning.reservations import to_join
+
+    site = make_site()
+    first = booking(nodes=1, start_in=60, source="slurm", name="early", lrm_nodes=("vm",))
+    second = replace(first, id="r-2", name="late", start=first.start + 60, nodes=2)
+    ours = booking(nodes=1, start_in=60)  # elastic's own: no LRM reservation to join
+    workers = [
+        replace(node("n0"), created_at=1.0),
+        replace(node("n1"), created_at=2.0),
+        node("n2", state=NodeState.BOOTING),  # not in the LRM yet
+        replace(node("n3"), created_at=3.0),
+    ]
+    joins = to_join(site, observe([first, second, ours], nodes=workers), NOW)
+    assert [(r.name, hosts) for r, hosts in joins] == [("early", ["n0"]), ("late", ["n1", "n3"])]
+    inside = replace(second, lrm_nodes=("n1", "n3"))
+    again = to_join(site, observe([first, inside], nodes=workers), NOW)
+    assert [(r.name, hosts) for r, hosts in again] == [("early", ["n0"])]

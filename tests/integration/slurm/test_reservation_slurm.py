@@ -22,6 +22,7 @@ import pytest
 
 from elastic.ledger import Ledger
 from elastic.model import ReservationState
+from lrm_adapters.base import LRMError
 from tests.integration.conftest import wait_for
 from tests.integration.slurm.test_power_limits import (
     ATLAS_NODES,
@@ -148,3 +149,32 @@ def test_a_slurm_reservations_cloud_nodes_are_up_before_its_start(tmp_path, slur
         finally:
             command.write_text("")
             resume_down_nodes(env)
+
+
+def test_a_dynamic_worker_is_put_into_a_real_slurm_reservation(slurm, slurm_env):
+    """``join: dynamic``: the reservation cannot name a node that does not exist yet, so
+    the worker elastic registers for it is added to it (Slurm 22.05 refuses
+    ``Nodes+=``: the adapter writes the whole list), once however often it is asked."""
+    name, node = "elastic-rsv-dynamic", "t-atlas-00077"
+    env = {**os.environ, "SLURM_CONF": slurm_env["SLURM_CONF"]}
+    made = subprocess.run(
+        [
+            "scontrol", "create", "reservation", f"reservationname={name}",
+            "starttime=now+3600", "duration=60", "nodes=vm", "users=root", "flags=ignore_jobs",
+        ],
+        env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    try:
+        slurm.register_node(node, "atlas")
+        for _ in range(2):
+            slurm.add_to_reservation(name, [node])
+        (held,) = [r for r in slurm.snapshot().reservations if r.name == name]
+        assert sorted(held.nodes) == [node, "vm"]
+        text = scontrol(env, "show", "reservation", name)
+        assert text.count(node) == 1
+        with pytest.raises(LRMError, match="not found"):
+            slurm.add_to_reservation("elastic-rsv-absent", [node])
+    finally:
+        scontrol(env, "delete", f"reservationname={name}")
+        slurm.remove_node(node)
