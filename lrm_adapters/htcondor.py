@@ -24,13 +24,14 @@ the startd's ads expire from the collector, so ``remove_node`` only drains.
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from itertools import chain
 from typing import Any, Protocol
 
 from elastic.config import HTCondorOptions, Site
 from elastic.model import Job, LrmNode, QueueSnapshot, lrm_activity
+from lrm_adapters._stream import Text, lines
 from lrm_adapters.base import LRMError, LRMParseError
 
 JOB_ATTRS = [
@@ -111,27 +112,36 @@ class BindingsQuery:
         htcondor2.Startd(location).drainJobs(htcondor2.DrainType.Graceful, reason=reason)
 
 
-def parse_long_output(text: str) -> list[Any]:
-    """ClassAds from ``condor_q -long`` / ``condor_status -long`` text (blank-line separated).
+def parse_long_output(text: Text) -> list[Any]:
+    """ClassAds from ``condor_q -long`` / ``condor_status -long`` text (blank-line separated)."""
+    return list(iter_long_output(text))
 
-    The text is split at blank lines and each ad parsed on its own: linear in
-    the number of ads, where one ``parseAds`` over a 100k-ad text grows faster
-    than linearly, and ``parseOne`` copies every ad once more.
+
+def iter_long_output(text: Text) -> Iterator[Any]:
+    """``parse_long_output`` one ad at a time, from the whole text or its chunks.
+
+    The text is cut at blank lines and each ad parsed on its own: linear in the number
+    of ads, where one ``parseAds`` over a 100k-ad text grows faster than linearly, and
+    ``parseOne`` copies every ad once more; only the ad being read is held.
     """
     import classad2
 
-    ads = []
-    for chunk in re.split(r"\n\s*\n", text):
-        if not chunk.strip():
+    block: list[str] = []
+    for line in chain(lines(text), [""]):
+        if line.strip():
+            block.append(line)
             continue
+        if not block:
+            continue
+        chunk = "\n".join(block)
+        block = []
         try:
             ad = next(iter(classad2.parseAds(chunk)), None)
         except Exception as exc:  # classad2 raises its own error types
             raise LRMParseError(f"unreadable ClassAd: {exc}") from exc
         if ad is None:
             raise LRMParseError(f"unreadable ClassAd: {chunk[:200]!r}")
-        ads.append(ad)
-    return ads
+        yield ad
 
 
 def _number(ad: Any, key: str, default: int) -> int:

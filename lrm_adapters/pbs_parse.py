@@ -20,6 +20,7 @@ from typing import Any
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
 from lrm_adapters._numbers import whole
+from lrm_adapters._stream import Text, lines
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError
@@ -38,11 +39,12 @@ def _flatten(prefix: str, value: Any, out: Attrs) -> None:
         out[prefix] = str(value)
 
 
-def qstat_text_records(text: str) -> Iterator[Attrs]:
-    """``qstat -f`` text: ``Job Id:`` blocks of ``key = value`` lines."""
+def qstat_text_records(text: Text) -> Iterator[Attrs]:
+    """``qstat -f`` text: ``Job Id:`` blocks of ``key = value`` lines, from the whole
+    output or its chunks as they come (``CommandRunner.stream``): one job held at a time."""
     record: Attrs | None = None
     last = ""
-    for line in text.splitlines():
+    for line in lines(text):
         if line.startswith("Job Id:"):
             if record is not None:
                 yield record
@@ -182,7 +184,7 @@ def parse_qstat_json(text: str) -> tuple[list[Job], Counter[str]]:
     return parse_jobs(qstat_json_records(text))
 
 
-def parse_qstat_text(text: str) -> tuple[list[Job], Counter[str]]:
+def parse_qstat_text(text: Text) -> tuple[list[Job], Counter[str]]:
     return parse_jobs(qstat_text_records(text))
 
 

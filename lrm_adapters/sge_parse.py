@@ -16,6 +16,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from xml.parsers import expat
 
@@ -154,9 +155,15 @@ class _QstatReader:
             self.values[tag] = text
 
 
-def parse_qstat_xml(data: bytes | str) -> QstatResult:
-    """Jobs (pending and running) and queue instances from ``qstat [-f] -r -ext -urg -xml``."""
-    raw = data.encode() if isinstance(data, str) else data
+def parse_qstat_xml(data: bytes | str | Iterable[bytes]) -> QstatResult:
+    """Jobs (pending and running) and queue instances from ``qstat [-f] -r -ext -urg -xml``:
+    the whole output, or its chunks as the command writes them (``CommandRunner.stream``),
+    each fed to expat and dropped, so only the jobs are kept."""
+    chunks = (
+        [data.encode() if isinstance(data, str) else data]
+        if isinstance(data, str | bytes)
+        else data
+    )
     reader = _QstatReader()
     parser = expat.ParserCreate()
     parser.buffer_text = True
@@ -164,7 +171,9 @@ def parse_qstat_xml(data: bytes | str) -> QstatResult:
     parser.EndElementHandler = reader.end
     parser.CharacterDataHandler = reader.characters
     try:
-        parser.Parse(raw, True)
+        for chunk in chunks:
+            parser.Parse(chunk, False)
+        parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise LRMParseError(f"qstat XML is garbled: {exc}") from exc
     return reader.result

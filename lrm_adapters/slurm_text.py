@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterator
 
 from elastic.model import Job, LrmNode
 from lrm_adapters._numbers import whole
+from lrm_adapters._stream import Text, lines
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
 from lrm_adapters.base import LRMParseError
@@ -29,21 +31,47 @@ Record = dict[str, str]
 _TOKEN = re.compile(r"(?:^|\s)([A-Za-z][\w:/.]*)=")
 
 
-def records(text: str, first_key: str) -> list[Record]:
+def records(text: Text, first_key: str) -> list[Record]:
     """Key=Value records; a new record starts at each ``first_key``."""
-    out: list[Record] = []
-    for block in re.split(rf"(?=(?:^|\s){re.escape(first_key)}=)", text):
-        if f"{first_key}=" not in block:
-            continue
-        matches = list(_TOKEN.finditer(block))
-        record: Record = {}
-        for index, match in enumerate(matches):
-            end = matches[index + 1].start() if index + 1 < len(matches) else len(block)
-            record[match.group(1)] = block[match.end() : end].strip()
-        if first_key not in record:  # "<JobId=…": a record we cannot read, not one fewer
-            raise LRMParseError(f"scontrol record without {first_key}: {block[:60]!r}")
-        out.append(record)
-    return out
+    return list(iter_records(text, first_key))
+
+
+def iter_records(text: Text, first_key: str) -> Iterator[Record]:
+    """``records`` one at a time, from the whole text or its chunks as they come.
+
+    A record starts where ``first_key=`` follows the start of the output or whitespace
+    (one line in ``-o`` form, several indented lines otherwise); only the lines of the
+    record being read are held.
+    """
+    start = re.compile(rf"(?:^|(?<=\s))(?={re.escape(first_key)}=)")
+    block: list[str] = []
+    for line in lines([text] if isinstance(text, str) else text):
+        cut = 0
+        for match in start.finditer(line):
+            if match.start() > 0 or block:
+                block.append(line[cut : match.start()])
+                record = _record("\n".join(block), first_key)
+                if record is not None:
+                    yield record
+            block, cut = [], match.start()
+        block.append(line[cut:])
+    record = _record("\n".join(block), first_key)
+    if record is not None:
+        yield record
+
+
+def _record(block: str, first_key: str) -> Record | None:
+    """One block's Key=Value tokens; None for text before the first record."""
+    if f"{first_key}=" not in block:
+        return None
+    matches = list(_TOKEN.finditer(block))
+    record: Record = {}
+    for index, match in enumerate(matches):
+        end = matches[index + 1].start() if index + 1 < len(matches) else len(block)
+        record[match.group(1)] = block[match.end() : end].strip()
+    if first_key not in record:  # "<JobId=…": a record we cannot read, not one fewer
+        raise LRMParseError(f"scontrol record without {first_key}: {block[:60]!r}")
+    return record
 
 
 def _name(value: str) -> str | None:
@@ -60,10 +88,12 @@ def _limit(text: str) -> int | None:
     return days * 86400 + hours * 3600 + minutes * 60 + secs
 
 
-def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
+def parse_scontrol_jobs(text: Text) -> tuple[list[Job], Counter[str]]:
+    """Pending and running jobs, and running jobs per node, from ``scontrol -o show jobs``:
+    the whole output or its chunks (``CommandRunner.stream``), read a record at a time."""
     jobs: list[Job] = []
     per_node: Counter[str] = Counter()
-    for r in records(text, "JobId"):
+    for r in iter_records(text, "JobId"):
         state = r.get("JobState", "")
         running = state in RUNNING_STATES
         if state != "PENDING" and not running:
@@ -100,9 +130,9 @@ def parse_scontrol_jobs(text: str) -> tuple[list[Job], Counter[str]]:
     return jobs, per_node
 
 
-def parse_scontrol_nodes(text: str) -> list[LrmNode]:
+def parse_scontrol_nodes(text: Text) -> list[LrmNode]:
     nodes = []
-    for r in records(text, "NodeName"):
+    for r in iter_records(text, "NodeName"):
         flags = states(r.get("State", "UNKNOWN").rstrip("*~#"))
         if r.get("State", "").endswith("~"):
             flags.append("POWERED_DOWN")
