@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from filelock import FileLock, Timeout
@@ -38,6 +38,7 @@ from elastic.model import (
     OPEN_RESERVATION_STATES,
     Boot,
     Destroy,
+    Drain,
     Host,
     Inventory,
     NodeRecord,
@@ -357,6 +358,7 @@ class Engine:
                 self.ledger.reserve_serials(len(decided.boots))
             result.results = self.actuator(now, act_by).run(decided.actions)
             self._fold_results(result.results, now)
+            self._account_reservations(result.results, now)
             drained = {
                 r.action.node_id for r in result.results if r.ok and r.action.kind == "drain"
             }
@@ -401,6 +403,20 @@ class Engine:
                 if short.reason.figures.get("reservation") in {reservation.id, reservation.name}:
                     log.warning("%s of VO %s: %s", reservation.id, reservation.vo, short.words())
                     self.ledger.event(now, "reservation-at-risk", short.words(), reservation.id)
+
+    def _account_reservations(self, results: Sequence[ActionResult], now: float) -> None:
+        """Each node booted for a reservation, and each queue worker drained for one, is an
+        event of the reservation: ``elastic reservations`` counts the drains and prices
+        the boots from them."""
+        for done in results:
+            action = done.action
+            if not done.ok or not isinstance(action, Boot | Drain) or not action.reservation:
+                continue
+            if isinstance(action, Boot):
+                kind, words = "reservation-boot", f"{action.node_id} booted for it"
+            else:
+                kind, words = "reservation-drain", f"{action.node_id} of {action.vo} drained"
+            self.ledger.event(now, kind, f"{words}: {action.reason}", action.reservation)
 
     def _join_lrm_reservations(self, observation: Observation, now: float) -> tuple[str, ...]:
         """Put the workers booted for an LRM's reservation into it (Slurm with dynamic

@@ -339,6 +339,7 @@ class ReservationState(StrEnum):
     READY = "ready"  # every node it needs is up in the LRM, before the start
     ACTIVE = "active"  # between start and end
     DONE = "done"  # ended; its nodes went back to normal idle handling; final
+    FAILED = "failed"  # ended without all its nodes up at any time during it; final
     CANCELLED = "cancelled"  # final
 
 
@@ -424,6 +425,8 @@ class Drain:
     node_id: str
     vo: str
     reason: str
+    #: the reservation whose room the drain frees ("" for the queue's own scale-down)
+    reservation: str = ""
 
     kind = "drain"
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from elastic.cli.common import EXIT_CONFIG, EXIT_NO_NODE, EXIT_OK, Subparsers, site_of
 from elastic.config import Site
 from elastic.ledger import Ledger
-from elastic.model import OPEN_RESERVATION_STATES, Reservation, ReservationState
+from elastic.model import OPEN_RESERVATION_STATES, NodeState, Reservation, ReservationState
 from elastic.planning.reservations import admit, describe_reservation, reservation_lead_s, utc
 from elastic.report import dumps
 
@@ -56,6 +56,14 @@ def cmd_reserve(args: argparse.Namespace) -> int:
         raise SystemExit("elastic reserve: --hours must be more than 0")
     if start + args.hours * 3600 <= now:
         raise SystemExit("elastic reserve: that window has already ended")
+    flavor = site.vo(args.vo).flavor
+    if args.cores > flavor.cores or args.memory_mb > flavor.memory_mb:
+        print(
+            f"refused: a node of VO {args.vo} has {flavor.cores} cores and {flavor.memory_mb} "
+            f"MB (its flavor), less than the {args.cores or flavor.cores} cores and "
+            f"{args.memory_mb or flavor.memory_mb} MB asked per node"
+        )
+        return EXIT_CONFIG
     ledger = Ledger.open(site.state_url())
     decided = book(
         ledger,
@@ -118,15 +126,48 @@ def cmd_reservations(args: argparse.Namespace) -> int:
     shown = ledger.reservations(open_only=not args.all)
     now = time.time()
     if args.json:
-        print(dumps([reservation_json(r) for r in shown]))
+        print(dumps([reservation_json(r, account(ledger, r, now)) for r in shown]))
         return EXIT_OK
     if not shown:
         print("no open reservations" if not args.all else "no reservations")
         return EXIT_OK
     for r in shown:
         label = f"{r.id}" + (f" ({r.name})" if r.name else "")
-        print(f"{label} [{r.source}] {describe_reservation(r, now)}")
+        spent = account(ledger, r, now)
+        print(f"{label} [{r.source}] {describe_reservation(r, now)}; {spent.words()}")
     return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Account:
+    """What a reservation took: the nodes booted for it, the queue workers drained for
+    its room, and what its nodes cost from their boot to its end (or now)."""
+
+    boots: int
+    drained: int
+    cost: float
+
+    def words(self) -> str:
+        return (
+            f"{self.boots} node(s) booted for it, {self.drained} queue worker(s) drained "
+            f"for its room, ${self.cost:.2f}"
+        )
+
+
+def account(ledger: Ledger, r: Reservation, now: float) -> Account:
+    """From the reservation's events: a node's cost counts until the reservation ends;
+    after that the node is an ordinary worker of the queue."""
+    events = ledger.events(limit=100_000, node_id=r.id)
+    drained = sum(1 for e in events if e.kind == "reservation-drain")
+    booted = [e.message.split(" ", 1)[0] for e in events if e.kind == "reservation-boot"]
+    cost = 0.0
+    for node_id in booted:
+        node = ledger.get(node_id)
+        if node is None:
+            continue
+        until = min(r.end, now, node.state_since if node.state is NodeState.GONE else now)
+        cost += node.hourly_cost * max(0.0, until - node.created_at) / 3600
+    return Account(len(booted), drained, cost)
 
 
 def cmd_cancel(args: argparse.Namespace) -> int:
@@ -147,7 +188,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def reservation_json(r: Reservation) -> dict[str, object]:
+def reservation_json(r: Reservation, spent: Account) -> dict[str, object]:
     return {
         "id": r.id,
         "name": r.name,
@@ -162,6 +203,9 @@ def reservation_json(r: Reservation) -> dict[str, object]:
         "ready_at_start": r.ready_at_start,
         "late_s": r.late_s,
         "lrm_nodes": list(r.lrm_nodes),
+        "boots": spent.boots,
+        "drained": spent.drained,
+        "cost": round(spent.cost, 4),
     }
 
 
@@ -169,7 +213,8 @@ def add_parser(subparsers: Subparsers) -> None:
     p = subparsers.add_parser(
         "reserve",
         help="book worker nodes for a VO ahead of time",
-        description="Book NODES workers of VO's flavor, up in the LRM from --start for "
+        description="Book NODES workers of VO's flavor (--cores/--memory-mb per node: "
+        "refused when more than the flavor's), up in the LRM from --start for "
         "--hours. Accepted or refused at once, with the reason (local room over the window "
         "given other reservations, the VO's max_nodes, cloud limits and budget). Passes "
         "boot the nodes from the start minus the lead time (the measured boot time, "
@@ -183,6 +228,15 @@ def add_parser(subparsers: Subparsers) -> None:
     p.add_argument("--hours", type=float, required=True, help="how long, in hours")
     p.add_argument("--name", default="", help="a name to show in listings and events")
     p.add_argument("--local-only", action="store_true", help="never burst its nodes to EC2")
+    p.add_argument(
+        "--cores", type=int, default=0, help="cores each node must have (default: the flavor's)"
+    )
+    p.add_argument(
+        "--memory-mb",
+        type=int,
+        default=0,
+        help="memory each node must have, MB (default: the flavor's)",
+    )
     p.set_defaults(func=cmd_reserve)
     p = subparsers.add_parser(
         "reservations",

@@ -283,6 +283,13 @@ def next_state(
     if r.state not in OPEN_RESERVATION_STATES:
         return r
     if now >= r.end:
+        if r.late_s is None:  # never all up while it ran (or no pass ran during it)
+            why = (
+                "no pass saw its start"
+                if r.ready_at_start is None
+                else (f"{r.ready_at_start} of {r.nodes} node(s) up at the start, never all")
+            )
+            return replace(r, state=ReservationState.FAILED, reason=why)
         return replace(r, state=ReservationState.DONE)
     up = up_nodes(observation.nodes, r.vo)
     # the VO's nodes serve its reservations earliest first

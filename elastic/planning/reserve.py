@@ -129,6 +129,7 @@ def _drain_for_room(state: PassState, view: View, vo: VoConfig, r: Reservation) 
                 node.vo,
                 f"idle and not needed by {node.vo}'s pending demand; its room on "
                 f"{node.location} goes to reservation {label(r)} of {vo.name}",
+                r.id,
             )
     return None
 
@@ -226,7 +227,8 @@ def drain_ahead(state: PassState, view: View, unplaced: list[Reservation]) -> li
             if node.state is not NodeState.DRAINING:  # a draining one frees it in time
                 state.early_drains_left -= 1
                 above_floor[node.vo] -= 1
-                drains.append(Drain(node.id, node.vo, _drain_reason(node, r, vo, now, due)))
+                reason = _drain_reason(node, r, vo, now, due)
+                drains.append(Drain(node.id, node.vo, reason, r.id))
         elif not (r.burst and site.ec2 is not None):
             why = reasons.not_freed_in_time(vo.name, due - now)
             state.risk(vo.name, reasons.reservation_at_risk(label(r), r.start - now, why))

@@ -89,7 +89,9 @@ class SimResult:
     unfinished: int = 0
 
 
-def _worker(node: SimNode, now: float, boot_timeout_s: float) -> WorkerNode:
+def _worker(
+    node: SimNode, now: float, boot_timeout_s: float, busy_until: float | None = None
+) -> WorkerNode:
     if not node.ready(now):
         state, lrm = NodeState.BOOTING, LrmNodeState.ABSENT
     else:
@@ -102,6 +104,7 @@ def _worker(node: SimNode, now: float, boot_timeout_s: float) -> WorkerNode:
         created_at=node.launched,
         state_since=node.ready_at,
         running_jobs=len(node.running),
+        busy_until=busy_until if node.running else None,
         idle_since=(node.idle_since if node.idle_since is not None else node.ready_at)
         if lrm is LrmNodeState.IDLE
         else None,
@@ -139,9 +142,28 @@ class Simulation:
                 by_kind.setdefault(node.spec.provider, []).append(node.ready_at - node.launched)
         return {kind: p95_nearest_rank(values[-100:]) for kind, values in by_kind.items()}
 
+    def _busy_until(self, node: SimNode) -> float | None:
+        """The latest start + walltime of the node's jobs, as an LRM would give it; None
+        when one has no walltime (the workload gave none)."""
+        ends = []
+        for job_id in node.running:
+            record = self.cluster.records[job_id]
+            if not record.job.walltime or record.start is None:
+                return None
+            ends.append(record.start + record.job.walltime)
+        return max(ends, default=None)
+
     def observation(self, now: float) -> Observation:
         pending = [
-            Job(str(j.id), j.cores, j.memory_mb, j.vo, nodes=j.nodes, submit_time=j.submit)
+            Job(
+                str(j.id),
+                j.cores,
+                j.memory_mb,
+                j.vo,
+                nodes=j.nodes,
+                walltime_s=int(j.walltime) if j.walltime else None,
+                submit_time=j.submit,
+            )
             for j in self.cluster.pending(now)
         ]
         ids = dict.fromkeys(i for n in self.cluster.nodes.values() for i in n.running)
@@ -172,7 +194,9 @@ class Simulation:
             free_memory = h.memory_mb - h.reserved_memory_mb - memory
             hosts.append(Host(h.name, h.cores, h.memory_mb, free_cores, free_memory))
         timeout = float(self.site.policy.boot_timeout_s)
-        workers = tuple(_worker(n, now, timeout) for n in self.cluster.nodes.values())
+        workers = tuple(
+            _worker(n, now, timeout, self._busy_until(n)) for n in self.cluster.nodes.values()
+        )
         seen = tuple(r for r in self.reservations if r.created_at <= now)
         return Observation(
             (*pending, *running),

@@ -63,6 +63,8 @@ def test_a_reservation_is_ready_on_time_kept_to_its_end_then_released(tmp_path):
     assert len(released.plan.drains) == 2  # ordinary idle workers past their timeout
     messages = [e.message for e in engine.ledger.events(node_id="r-1")]
     assert messages[0] == "accepted" and messages[-1].startswith("done: ")
+    kinds = [e.kind for e in engine.ledger.events(node_id="r-1")]
+    assert kinds.count("reservation-boot") == 2  # what `elastic reservations` counts
     assert any(m.startswith("ready: ") for m in messages)
 
 
@@ -202,3 +204,32 @@ def test_workers_booted_for_a_slurm_reservation_are_put_into_it_once(tmp_path):
     assert len(lrm.joined) == 1  # they are in it now: nothing more to add
     kinds = [e.kind for e in engine.ledger.events(node_id="slurm:physics")]
     assert "reservation-join-failed" in kinds and "reservation-join" in kinds
+
+
+def test_done_boots_and_drains_for_a_reservation_are_its_events_failed_ones_not(tmp_path):
+    from elastic.actuation import ActionResult
+    from elastic.model import Boot, Drain, ProviderKind
+
+    engine, clock = world(tmp_path)
+    boot = Boot(
+        id="t-atlas-00009",
+        vo="atlas",
+        provider=ProviderKind.LIBVIRT,
+        location="hv1",
+        cores=4,
+        memory_mb=8000,
+        reason="reservation r-1",
+        reservation="r-1",
+    )
+    results = [
+        ActionResult(boot, ok=True),
+        ActionResult(Drain("c-1", "cms", "room", reservation="r-1"), ok=True),
+        ActionResult(Drain("c-2", "cms", "room", reservation="r-1"), ok=False, error="x"),
+        ActionResult(Drain("c-3", "cms", "idle"), ok=True),  # the queue's own
+    ]
+    engine._account_reservations(results, clock.now)
+    events = engine.ledger.events(node_id="r-1")
+    assert [(e.kind, e.message.split(":")[0]) for e in events] == [
+        ("reservation-boot", "t-atlas-00009 booted for it"),
+        ("reservation-drain", "c-1 of cms drained"),
+    ]

@@ -152,3 +152,46 @@ def test_explain_shows_the_reservation_and_its_boots(tmp_path, capsys):
     assert main(["explain", "atlas", "--json", "-c", str(path)]) == EXIT_OK
     (atlas,) = json.loads(capsys.readouterr().out)["explanations"]
     assert atlas["decision"]["reserved"] == 2 and atlas["decision"]["at_risk"] == []
+
+
+def test_the_listing_counts_boots_and_drains_for_a_reservation_and_prices_its_nodes(
+    tmp_path, capsys
+):
+    from elastic.model import NodeRecord, NodeState, ProviderKind, Reservation
+
+    path = site(tmp_path)
+    (tmp_path / "var").mkdir()
+    ledger = Ledger.open(tmp_path / "var" / "elastic.db")
+    now = time.time()
+    r = Reservation("r-7", "atlas", 2, now - 1800, now + 1800, created_at=now - 7200)
+    ledger.put_reservation(r, now - 7200, "accepted")
+    for node_id, cost in (("rsv-atlas-00001", 0.0), ("rsv-atlas-00002", 0.36)):
+        row = NodeRecord(
+            id=node_id,
+            vo="atlas",
+            provider=ProviderKind.EC2 if cost else ProviderKind.LIBVIRT,
+            location="r",
+            cores=4,
+            memory_mb=8192,
+            state=NodeState.READY,
+            created_at=now - 3600,  # an hour ago: $0.36 for the EC2 one
+            state_since=now - 3000,
+            hourly_cost=cost,
+        )
+        ledger.add(row, "requested")
+        ledger.event(now - 3600, "reservation-boot", f"{node_id} booted for it: r-7", "r-7")
+    ledger.event(now - 3700, "reservation-drain", "cms-1 of cms drained: room", "r-7")
+    assert main(["reservations", "-c", str(path)]) == EXIT_OK
+    line = capsys.readouterr().out
+    assert "2 node(s) booted for it, 1 queue worker(s) drained for its room, $0.36" in line
+    assert main(["reservations", "-c", str(path), "--json"]) == EXIT_OK
+    (shown,) = json.loads(capsys.readouterr().out)
+    assert (shown["boots"], shown["drained"], shown["cost"]) == (2, 1, 0.36)
+
+
+def test_nodes_bigger_than_the_flavor_are_refused_at_once(tmp_path, capsys):
+    path = site(tmp_path)
+    common = ["reserve", "atlas", "--nodes", "1", "--hours", "1", "-c", str(path)]
+    assert main([*common, "--cores", "8"]) == EXIT_CONFIG
+    assert "has 4 cores and 8192 MB (its flavor), less than the 8 cores" in capsys.readouterr().out
+    assert main([*common, "--cores", "4", "--memory-mb", "8192"]) == EXIT_OK

@@ -235,6 +235,11 @@ def test_states_move_with_time_and_nodes():
     caught_up = next_state(late, site, observe([late], nodes=up), r.start + 90)
     assert (caught_up.ready_at_start, caught_up.late_s) == (1, 90.0)
     assert next_state(active, site, observe([active]), r.end).state is ReservationState.DONE
+    failed = next_state(late, site, observe([late]), r.end)  # never all up during it
+    assert failed.state is ReservationState.FAILED
+    assert failed.reason == "1 of 2 node(s) up at the start, never all"
+    unseen = next_state(r, site, observe([r]), r.end)
+    assert (unseen.state, unseen.reason) == (ReservationState.FAILED, "no pass saw its start")
 
 
 def test_registered_workers_join_the_earliest_slurm_reservation_that_lacks_them():
