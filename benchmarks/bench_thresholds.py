@@ -89,6 +89,7 @@ def run(
                         "mean_wait_s": round(m.mean_wait_s, 1),
                         "idle_billed_h": round(m.idle_billed_cloud_h, 2),
                         "billed_h": round(m.billed_cloud_h, 2),
+                        "idle_local_h": round(m.idle_local_h, 2),
                         "boots": m.boots,
                         "unfinished": m.unfinished,
                         "cpu_s": round(time.perf_counter() - started, 1),
@@ -99,7 +100,8 @@ def run(
                     f"{workload:>15} boot {boot:>4.0f} {name:>14}: ${r['cost']:>8.2f} "
                     f"p95 {r['p95_wait_s']:>8.1f} s mean {r['mean_wait_s']:>7.1f} s "
                     f"idle {r['idle_billed_h']:>6.2f}/{r['billed_h']:>7.2f} h "
-                    f"boots {r['boots']:>5} ({r['cpu_s']} s)",
+                    f"idle local {r['idle_local_h']:>7.2f} h boots {r['boots']:>5} "
+                    f"({r['cpu_s']} s)",
                     flush=True,
                 )
     return rows

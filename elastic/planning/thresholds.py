@@ -94,9 +94,14 @@ def local_idle_break_even(local: BootTime, cloud: Threshold | None) -> Threshold
 
     It costs no money, so the rent is what it holds: power, and room another VO might
     want (``reclaim_idle`` drains it early for that VO, so that cost is not waited out
-    here). Re-acquiring it costs its VO a local boot of waiting: the break-even is the
-    local boot. Never shorter than the cloud idle timeout, though: a free worker must
-    not be let go before a billed one of the same VO would be (cloud before local).
+    here). Powering it down and up again costs a local boot: the break-even time of
+    dynamic power management (Irani, Shukla and Gupta, "Online strategies for dynamic
+    power management", ACM TECS 2(3), 2003: stay up until the idle energy equals a
+    power-up's, 2-competitive), with a boot drawing about what an idle worker draws.
+    Never shorter than the cloud idle timeout, though: a free worker must not be let go
+    before a billed one of the same VO would be (cloud before local). What it saves is
+    energy, which the simulator does not price: there it costs cloud money and waits
+    (docs/thresholds.md), so the number stays the default.
     """
     if cloud is not None and cloud.seconds > local.seconds:
         return Threshold(cloud.seconds, f"cloud idle timeout ({cloud.source})")

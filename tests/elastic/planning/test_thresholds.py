@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from elastic.config import ConfigError
+from elastic.explain import explain_vo
 from elastic.model import Cause, Job, Observation, ProviderKind, VoDecision
 from elastic.planning import plan
 from elastic.planning.thresholds import (
@@ -135,3 +136,18 @@ def test_before_any_boot_is_measured_the_estimate_sets_the_delay():
     (short,) = atlas(plan(observe(waited), site, NOW)).short
     assert short.reason.figures["after"] == 500
     assert "reservations.boot_estimate_s[ec2]" in short.reason.text
+
+
+def test_explain_says_the_derived_figures_and_where_they_came_from():
+    site = make_site(policy={**AUTO, "cloud_burst_after_s": "auto"})
+    idle = node("c1", provider=EC2, cost=0.2, idle_since=NOW - 400)
+    waited = jobs("atlas", 1, submit_time=NOW - 400)
+    observation = observe(waited, [idle], boot_p95_s=SLOW)
+    text = "\n".join(
+        explain_vo("atlas", observation, plan(observation, site, NOW), site, NOW).lines()
+    )
+    assert "kept c1: idle 400 s < idle timeout 600 s = boot p95 of ec2" in text
+    # the idle worker covers the job; with none, the burst delay would be the reason
+    lone = observe(waited, boot_p95_s=SLOW)
+    text = "\n".join(explain_vo("atlas", lone, plan(lone, site, NOW), site, NOW).lines())
+    assert "burst delay 600 s = boot p95 of ec2" in text
