@@ -1,20 +1,31 @@
 """Controller scale: plan() time and peak memory by size, and LRM parser throughput.
 
 Not a test: it prints figures (and writes them as JSON for docs/benchmarks.md).
-Targets: plan() on 100k jobs / 10k nodes under 1 s and 500 MB; each parser
-under 2 s for 100k jobs; near-linear growth (the ratio between sizes is printed).
+The default run (./scripts/bench) keeps the 100k-job sizes: plan() on 100k jobs / 10k
+nodes under 1 s and 500 MB, each parser under 2 s for 100k jobs. The full run
+(``python -m benchmarks.bench_controller --full [OUT.json]``, or ``ELASTIC_BENCH_FULL=1
+./scripts/bench``) adds the biggest pools: plan() on 1M pending jobs (100k distinct jobs
+and 900 arrays of 1,000 tasks) / 50k nodes / 5k hosts / 100 VOs under 2 s and 1 GB, and
+each parser at 100k, 300k and 1M jobs under 10 s at 1M, with the time ratios between
+sizes and the parser's working memory (traced peak less the jobs it returns), which a
+stream parser keeps flat as the output grows. Memory is tracemalloc's peak of Python
+allocations made during the call; the input (observation, output text) is built before
+tracing starts and is not counted. RSS is not used: it never shrinks within one process.
 """
 
 from __future__ import annotations
 
 import gc
 import json
+import os
 import random
 import statistics
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +34,13 @@ import yaml
 from elastic.config import parse_site
 from elastic.model import Host, Job, LrmNodeState, NodeState, Observation, ProviderKind, WorkerNode
 from elastic.planning import plan
-from lrm_adapters.htcondor import job_from_ad, parse_long_output
+from lrm_adapters._stream import decoded
+from lrm_adapters.htcondor import iter_long_output, job_from_ad
 from lrm_adapters.pbs_parse import parse_qstat_json as parse_pbs_json
+from lrm_adapters.pbs_parse import parse_qstat_text as parse_pbs_text
 from lrm_adapters.sge_parse import parse_qstat_xml
 from lrm_adapters.slurm_parse import parse_squeue_json
+from lrm_adapters.slurm_text import parse_scontrol_jobs
 
 SIZES = [  # (jobs, nodes, hosts, vos)
     (1_000, 100, 10, 5),
@@ -34,6 +48,16 @@ SIZES = [  # (jobs, nodes, hosts, vos)
     (100_000, 10_000, 1_000, 5),
     (100_000, 10_000, 1_000, 50),
 ]
+#: the biggest pools: 1M pending jobs as 100k distinct jobs and 900 arrays of 1,000 tasks
+BIG = (1_000_000, 50_000, 5_000, 100)
+BIG_DISTINCT, BIG_ARRAYS, BIG_TASKS = 100_000, 900, 1_000
+PARSER_SIZES = (10_000, 100_000)
+FULL_PARSER_SIZES = (100_000, 300_000, 1_000_000)
+CHUNK_BYTES = 1 << 16  # as CommandRunner.stream reads
+
+
+def full_run() -> bool:
+    return "--full" in sys.argv[1:] or os.environ.get("ELASTIC_BENCH_FULL", "") not in {"", "0"}
 
 
 def site_for(vos: int) -> Any:
@@ -53,8 +77,8 @@ def site_for(vos: int) -> Any:
             for i in range(vos)
         ],
         "ec2": {
-            "instance_types": {f"vo{i}": ["c5.2xlarge"] for i in range(vos)},
-            "prices": {"c5.2xlarge": 0.34},
+            "instance_types": {f"vo{i}": ["m5.2xlarge"] for i in range(vos)},
+            "prices": {"m5.2xlarge": 0.384},
             "max_instances": 100_000,
             "max_hourly_cost": 1e9,
         },
@@ -63,19 +87,33 @@ def site_for(vos: int) -> Any:
     return parse_site(yaml.safe_dump(data))
 
 
-def observation(jobs: int, nodes: int, hosts: int, vos: int, full: bool = False) -> Observation:
+def observation(
+    jobs: int,
+    nodes: int,
+    hosts: int,
+    vos: int,
+    full: bool = False,
+    arrays: tuple[int, int] = (0, 0),
+) -> Observation:
     """Jobs, nodes and hosts of the given counts. With ``full``, hosts have no free room and
-    only the second half of the VOs has jobs: the first half's idle workers are reclaimed."""
+    only the second half of the VOs has jobs: the first half's idle workers are reclaimed.
+    With ``arrays`` (records, tasks each), ``jobs`` distinct jobs plus that many arrays;
+    without, every 50th job is an array of 200 tasks."""
     rng = random.Random(7)
+    array_records, tasks = arrays
+
+    def vo_of(i: int) -> str:
+        return f"vo{vos // 2 + i % (vos - vos // 2)}" if full else f"vo{i % vos}"
+
     job_list = tuple(
         Job(
             str(i),
             cores=rng.choice([1, 2, 4, 8]),
             memory_mb=rng.randint(500, 16000),
-            vo=f"vo{vos // 2 + i % (vos - vos // 2)}" if full else f"vo{i % vos}",
-            count=1 if i % 50 else 200,
+            vo=vo_of(i),
+            count=tasks if i >= jobs else 1 if array_records or i % 50 else 200,
         )
-        for i in range(jobs)
+        for i in range(jobs + array_records)
     )
     node_list = tuple(
         WorkerNode(
@@ -116,17 +154,63 @@ def measure(fn: Callable[[], object], repeats: int = 5) -> tuple[float, float]:
     return statistics.median(times), peak
 
 
-def sge_xml(n: int) -> bytes:
-    parts = ["<?xml version='1.0'?><job_info><queue_info></queue_info><job_info>"]
-    for i in range(n):
-        parts.append(
-            f"<job_list state='pending'><JB_job_number>{i}</JB_job_number><JB_owner>u{i % 97}"
-            f"</JB_owner><JB_project>vo{i % 5}</JB_project><state>qw</state><slots>4</slots>"
-            f"<requested_pe name='smp'>4</requested_pe><hard_request name='h_vmem'>2G"
-            "</hard_request></job_list>"
-        )
-    parts.append("</job_info></job_info>")
-    return "".join(parts).encode()
+def chunks_of(records: Iterable[str]) -> list[bytes]:
+    """An output as the command runner's stream hands it over: ~64 KB chunks of bytes."""
+    out: list[bytes] = []
+    batch: list[str] = []
+    size = 0
+    for record in records:
+        batch.append(record)
+        size += len(record)
+        if size >= CHUNK_BYTES:
+            out.append("".join(batch).encode())
+            batch, size = [], 0
+    if batch:
+        out.append("".join(batch).encode())
+    return out
+
+
+def sge_xml(n: int) -> list[bytes]:
+    head = "<?xml version='1.0'?><job_info><queue_info></queue_info><job_info>"
+    body = (
+        f"<job_list state='pending'><JB_job_number>{i}</JB_job_number><JB_owner>u{i % 97}"
+        f"</JB_owner><JB_project>vo{i % 5}</JB_project><state>qw</state><slots>4</slots>"
+        f"<requested_pe name='smp'>4</requested_pe><hard_request name='h_vmem'>2G"
+        "</hard_request></job_list>"
+        for i in range(n)
+    )
+    return chunks_of([head, *body, "</job_info></job_info>"])
+
+
+def scontrol_jobs(n: int) -> list[bytes]:
+    """``scontrol -o show jobs`` lines, trimmed to the fields the parser reads and a few more."""
+    return chunks_of(
+        f"JobId={i} JobName=job{i} UserId=u{i % 97}(1{i % 97:03}) GroupId=g(100) "
+        f"Priority=4294901759 Account=vo{i % 5} QOS=normal JobState=PENDING Reason=Priority "
+        "Dependency=(null) TimeLimit=01:00:00 SubmitTime=2026-01-01T00:00:00 "
+        "StartTime=Unknown Partition=batch ReqNodeList=(null) NodeList=(null) NumNodes=1 "
+        "NumCPUs=4 NumTasks=1 CPUs/Task=4 MinMemoryNode=8000M Features=(null)\n"
+        for i in range(n)
+    )
+
+
+def pbs_text(n: int) -> list[bytes]:
+    """``qstat -f`` blocks (Torque, OpenPBS)."""
+    return chunks_of(
+        f"Job Id: {i}.server\n    Job_Name = job{i}\n    Job_Owner = u{i % 97}@h\n"
+        "    job_state = Q\n    queue = workq\n    Resource_List.ncpus = 4\n"
+        "    Resource_List.mem = 8gb\n    Resource_List.select = 1:ncpus=4\n"
+        "    Resource_List.walltime = 01:00:00\n    qtime = Thu Jan  1 00:00:00 2026\n\n"
+        for i in range(n)
+    )
+
+
+def condor_ads(n: int) -> list[bytes]:
+    return chunks_of(
+        f"ClusterId = {i}\nProcId = 0\nJobStatus = 1\nRequestCpus = 4\nRequestMemory = 8000\n"
+        f'AcctGroup = "vo{i % 5}"\nOwner = "u{i % 97}"\n\n'
+        for i in range(n)
+    )
 
 
 def slurm_json(n: int) -> str:
@@ -166,75 +250,179 @@ def pbs_json(n: int) -> str:
     )
 
 
-def condor_ads(n: int) -> str:
-    return "\n".join(
-        f"ClusterId = {i}\nProcId = 0\nJobStatus = 1\nRequestCpus = 4\nRequestMemory = 8000\n"
-        f'AcctGroup = "vo{i % 5}"\nOwner = "u{i % 97}"\n'
-        for i in range(n)
+def parse_condor(chunks: list[bytes]) -> list[Job]:
+    return [job_from_ad(ad) for ad in iter_long_output(decoded(chunks))]
+
+
+def texts(parse: Callable[[Iterator[str]], Any]) -> Callable[[list[bytes]], Any]:
+    """A text parser fed bytes chunks, decoded as they come (what the adapters do)."""
+    return lambda chunks: parse(decoded(chunks))
+
+
+@dataclass(frozen=True)
+class Parser:
+    name: str
+    make: Callable[[int], Any]  # jobs -> the output (chunks, or one text)
+    parse: Callable[[Any], object]
+    #: fed chunk by chunk (CommandRunner.stream); else one JSON document, loaded whole
+    streamed: bool
+
+
+PARSERS = [
+    Parser("SGE qstat -xml", sge_xml, parse_qstat_xml, True),
+    Parser("Slurm scontrol -o", scontrol_jobs, texts(parse_scontrol_jobs), True),
+    Parser("PBS qstat -f", pbs_text, texts(parse_pbs_text), True),
+    Parser("HTCondor -long", condor_ads, parse_condor, True),
+    Parser("Slurm squeue --json", slurm_json, parse_squeue_json, False),
+    Parser("PBS qstat -F json", pbs_json, parse_pbs_json, False),
+]
+
+
+def output_mb(output: Any) -> float:
+    return (len(output) if isinstance(output, str) else sum(map(len, output))) / 1e6
+
+
+def traced(fn: Callable[[], object]) -> tuple[float, float]:
+    """Peak MB of the call's allocations, and MB still held by what it returned."""
+    gc.collect()
+    tracemalloc.start()
+    result = fn()
+    kept, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    del result
+    return peak / 1e6, kept / 1e6
+
+
+def bench_parser(parser: Parser, size: int, repeats: int) -> dict[str, Any]:
+    output = parser.make(size)
+    times = []
+    for _ in range(repeats):
+        gc.collect()
+        started = time.perf_counter()
+        parser.parse(output)
+        times.append(time.perf_counter() - started)
+    peak, kept = traced(lambda: parser.parse(output))
+    return {
+        "parser": parser.name,
+        "jobs": size,
+        "seconds": statistics.median(times),
+        "peak_mb": peak,
+        "kept_mb": kept,
+        "working_mb": peak - kept,  # what parsing needed beyond the jobs it returns
+        "output_mb": output_mb(output),
+        "streamed": parser.streamed,
+    }
+
+
+def plan_row(
+    jobs: int, nodes: int, hosts: int, vos: int, full: bool, arrays: tuple[int, int]
+) -> dict[str, Any]:
+    obs, site = observation(jobs, nodes, hosts, vos, full, arrays), site_for(vos)
+    seconds, peak = measure(lambda: plan(obs, site, 1e6))
+    pending = sum(j.count for j in obs.jobs)
+    return {
+        "jobs": pending,
+        "job_records": len(obs.jobs),
+        "nodes": nodes,
+        "hosts": hosts,
+        "vos": vos,
+        "hosts_full": full,
+        "seconds": seconds,
+        "peak_mb": peak,
+    }
+
+
+def print_plan(row: dict[str, Any]) -> None:
+    print(
+        f"  {row['jobs']:>7} jobs {row['nodes']:>6} nodes {row['hosts']:>5} hosts "
+        f"{row['vos']:>3} VOs: {row['seconds'] * 1000:8.1f} ms  {row['peak_mb']:7.1f} MB  "
+        f"growth {row['growth']}"
     )
 
 
-def parse_condor(text: str) -> list[Job]:
-    return [job_from_ad(ad) for ad in parse_long_output(text)]
-
-
-PARSERS: dict[str, tuple[Callable[[int], Any], Callable[[Any], object]]] = {
-    "SGE qstat -xml": (sge_xml, parse_qstat_xml),
-    "Slurm squeue --json": (slurm_json, parse_squeue_json),
-    "PBS qstat -F json": (pbs_json, parse_pbs_json),
-    "HTCondor ClassAds": (condor_ads, parse_condor),
-}
-
-
-def main(out: Path | None = None) -> dict[str, Any]:
-    report: dict[str, Any] = {"plan": [], "parsers": []}
-    print("plan(): median of 5 runs, peak memory of one traced run")
+def main(out: Path | None = None, full: bool | None = None) -> dict[str, Any]:
+    full = full_run() if full is None else full
+    report: dict[str, Any] = {"full": full, "plan": [], "parsers": [], "memory": "tracemalloc"}
+    print("plan(): median of 5 runs, tracemalloc peak of one traced run")
     previous = None
-    for jobs, nodes, hosts, vos, full in [*((*size, False) for size in SIZES), (*SIZES[-1], True)]:
-        obs, site = observation(jobs, nodes, hosts, vos, full), site_for(vos)
-        seconds, peak = measure(lambda obs=obs, site=site: plan(obs, site, 1e6))
-        ratio = "hosts full" if full else f"{seconds / previous:.1f}x" if previous else "-"
+    for jobs, nodes, hosts, vos, hosts_full in [
+        *((*size, False) for size in SIZES),
+        (*SIZES[-1], True),
+    ]:
+        row = plan_row(jobs, nodes, hosts, vos, hosts_full, (0, 0))
+        seconds = row["seconds"]
+        row["growth"] = (
+            "hosts full" if hosts_full else f"{seconds / previous:.1f}x" if previous else "-"
+        )
         previous = seconds
-        print(
-            f"  {jobs:>7} jobs {nodes:>6} nodes {hosts:>5} hosts {vos:>3} VOs: "
-            f"{seconds * 1000:8.1f} ms  {peak:7.1f} MB  growth {ratio}"
-        )
-        report["plan"].append(
-            {
-                "jobs": jobs,
-                "nodes": nodes,
-                "hosts": hosts,
-                "vos": vos,
-                "seconds": seconds,
-                "peak_mb": peak,
-                "growth": ratio,
-            }
-        )
-    big = [r for r in report["plan"] if r["jobs"] == 100_000 and r["nodes"] == 10_000]
+        print_plan(row)
+        report["plan"].append(row)
+    big = [r for r in report["plan"] if r["job_records"] == 100_000 and r["nodes"] == 10_000]
     report["plan_target_met"] = all(r["seconds"] < 1.0 and r["peak_mb"] < 500 for r in big)
     print(
         f"  target (100k jobs / 10k nodes < 1 s, < 500 MB): "
         f"{'MET' if report['plan_target_met'] else 'MISSED'}"
     )
-    print("parsers: median of 3 runs")
-    for name, (make, parse) in PARSERS.items():
-        times = []
-        for size in (10_000, 100_000):
-            text = make(size)
-            seconds, peak = measure(lambda text=text, parse=parse: parse(text), repeats=3)
-            times.append(seconds)
-            report["parsers"].append(
-                {"parser": name, "jobs": size, "seconds": seconds, "peak_mb": peak}
-            )
-        met = times[1] < 2.0
+    if full:
+        _, nodes, hosts, vos = BIG
+        rows = []
+        for hosts_full in (False, True):
+            row = plan_row(BIG_DISTINCT, nodes, hosts, vos, hosts_full, (BIG_ARRAYS, BIG_TASKS))
+            row["growth"] = "1M, hosts full" if hosts_full else "1M"
+            print_plan(row)
+            rows.append(row)
+        report["plan"].extend(rows)
+        met = all(r["seconds"] < 2.0 and r["peak_mb"] < 1000 for r in rows)
+        report["plan_1m_target_met"] = met
         print(
-            f"  {name:<22} 10k: {times[0]:6.3f} s  100k: {times[1]:6.3f} s  growth "
-            f"{times[1] / times[0]:.1f}x  target <2 s: {'MET' if met else 'MISSED'}"
+            f"  target (1M jobs / 50k nodes / 5k hosts / 100 VOs < 2 s, < 1 GB): "
+            f"{'MET' if met else 'MISSED'}"
         )
+    sizes = FULL_PARSER_SIZES if full else PARSER_SIZES
+    # one timed run a size by default (six parsers, each also traced once, under 3 minutes
+    # on 2 cores); the full run takes the median of 2
+    repeats = 2 if full else 1
+    print(
+        f"parsers: {'median of 2 runs' if full else 'one run'}; working MB = tracemalloc "
+        "peak less the jobs returned"
+    )
+    report["parser_targets"] = {}
+    for parser in PARSERS:
+        rows = [bench_parser(parser, size, repeats) for size in sizes]
+        report["parsers"].extend(rows)
+        report["parser_targets"][parser.name] = parser_verdict(parser, rows, full)
     if out is not None:
         out.write_text(json.dumps(report, indent=2))
     return report
 
 
+def parser_verdict(parser: Parser, rows: list[dict[str, Any]], full: bool) -> dict[str, Any]:
+    """Print one parser's sizes and its targets; time < 10 s at 1M (2 s at 100k by default),
+    time ratios no worse than 1.3x the size ratios, working memory flat (within 1.5x and
+    20 MB of the smallest size's) for a stream parser."""
+    limit = 10.0 if full else 2.0
+    growth = [b["seconds"] / a["seconds"] for a, b in pairwise(rows)]
+    steps = [b["jobs"] / a["jobs"] for a, b in pairwise(rows)]
+    linear = all(g <= 1.3 * s for g, s in zip(growth, steps, strict=True))
+    first, last = rows[0]["working_mb"], rows[-1]["working_mb"]
+    flat = last <= 1.5 * first + 20
+    fast = rows[-1]["seconds"] < limit
+    cells = "  ".join(
+        f"{r['jobs'] // 1000}k: {r['seconds']:6.2f} s "
+        f"{r['working_mb']:6.1f}/{r['output_mb']:5.0f} MB"
+        for r in rows
+    )
+    ratios = " ".join(f"{g:.1f}x/{s:.1f}x" for g, s in zip(growth, steps, strict=True))
+    print(f"  {parser.name:<20} {cells}  (working/output MB)")
+    print(
+        f"  {'':<20} growth {ratios} (time/size): {'near-linear' if linear else 'NOT linear'}; "
+        f"< {limit:g} s at {rows[-1]['jobs'] // 1000}k: {'MET' if fast else 'MISSED'}; "
+        f"memory flat: {'MET' if flat else 'MISSED'}"
+        + ("" if parser.streamed else " (one JSON document, loaded whole)")
+    )
+    return {"fast": fast, "near_linear": linear, "memory_flat": flat, "growth": growth}
+
+
 if __name__ == "__main__":
-    main(Path(sys.argv[1]) if len(sys.argv) > 1 else None)
+    args = [a for a in sys.argv[1:] if a != "--full"]
+    main(Path(args[0]) if args else None)
