@@ -155,3 +155,15 @@ def _chunks(pipe: IO[bytes], deadline: float) -> Iterator[bytes]:
             if not data:
                 return
             yield data
+
+
+def streamed(
+    runner: CommandRunner, argv: Sequence[str], parse: Callable[[Iterator[bytes]], T]
+) -> T:
+    """``runner.stream(argv, parse)``; a stand-in runner that has only ``run`` (a test's
+    recording fake) hands its whole output over as one chunk, to the same parser."""
+    stream = getattr(runner, "stream", None)
+    if stream is None:
+        return parse(iter([runner.run(argv).encode()]))
+    result: T = stream(argv, parse)
+    return result

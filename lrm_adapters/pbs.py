@@ -17,7 +17,8 @@ import re
 
 from elastic.config import PbsOptions, Site
 from elastic.model import QueueSnapshot
-from lrm_adapters._command import CommandRunner
+from lrm_adapters._command import CommandRunner, streamed
+from lrm_adapters._stream import decoded
 from lrm_adapters.base import LRMError, checked_name, merge_running
 from lrm_adapters.pbs_parse import (
     parse_pbsnodes_json,
@@ -49,7 +50,9 @@ class PbsAdapter:
             nodes = parse_pbsnodes_json(self.runner.run(["pbsnodes", "-av", "-F", "json"]))
             reservations = tuple(parse_pbs_rstat(self.runner.run(["pbs_rstat", "-F"])))
         else:
-            jobs, per_host = parse_qstat_text(self.runner.run(["qstat", "-f"]))
+            jobs, per_host = streamed(  # read as it comes: a 1M-job queue, never whole
+                self.runner, ["qstat", "-f"], lambda chunks: parse_qstat_text(decoded(chunks))
+            )
             nodes = parse_pbsnodes_xml(self.runner.run(["pbsnodes", "-x"]))
             reservations = ()  # Torque has no pbs_rstat (its reservations are Moab's)
         # pbsnodes' jobs and qstat's exec_host both count, also for a node pbsnodes omits

@@ -29,7 +29,7 @@ from pathlib import Path
 
 from elastic.config import SgeOptions, Site, VoConfig
 from elastic.model import Job, LrmReservation, QueueSnapshot
-from lrm_adapters._command import CommandRunner
+from lrm_adapters._command import CommandRunner, streamed
 from lrm_adapters.base import LRMError, checked_name
 from lrm_adapters.reservations_sge import parse_qrstat_ar_xml, parse_qrstat_ids
 from lrm_adapters.sge_parse import merge_nodes, parse_qhost_xml, parse_qstat_j_xml, parse_qstat_xml
@@ -82,7 +82,7 @@ class SgeAdapter:
     def snapshot(self) -> QueueSnapshot:
         # -ext for projects; -urg because -ext alone drops the submission and start times
         argv = ["qstat", "-f", "-u", "*", "-r", "-ext", "-urg", "-xml"]
-        qstat = parse_qstat_xml(self.runner.run(argv))
+        qstat = streamed(self.runner, argv, parse_qstat_xml)  # a 1M-job queue, never whole
         hosts = parse_qhost_xml(self.runner.run(["qhost", "-xml"]))
         groups = self._groups([j for j in qstat.jobs if not j.running])
         jobs = []

@@ -30,7 +30,8 @@ from dataclasses import replace
 
 from elastic.config import Site, SlurmOptions, VoConfig
 from elastic.model import Job, LrmNode, LrmNodeState, LrmReservation, QueueSnapshot
-from lrm_adapters._command import CommandRunner
+from lrm_adapters._command import CommandRunner, streamed
+from lrm_adapters._stream import decoded
 from lrm_adapters.base import LRMError, checked_name, merge_running
 from lrm_adapters.reservations_slurm import parse_reservations_json, parse_reservations_text
 from lrm_adapters.slurm_parse import parse_sinfo_json, parse_squeue_json
@@ -67,7 +68,8 @@ class SlurmAdapter:
         except LRMError as exc:
             if exc.exit_code is None or not any(w in exc.stderr.lower() for w in NO_JSON):
                 raise
-        return parse_scontrol_jobs(self.runner.run(["scontrol", "-o", "show", "jobs"]))
+        argv = ["scontrol", "-o", "show", "jobs"]  # read as it comes: a 1M-job queue
+        return streamed(self.runner, argv, lambda chunks: parse_scontrol_jobs(decoded(chunks)))
 
     def _nodes(self) -> list[LrmNode]:
         try:
