@@ -43,17 +43,20 @@ def iter_records(text: Text, first_key: str) -> Iterator[Record]:
     (one line in ``-o`` form, several indented lines otherwise); only the lines of the
     record being read are held.
     """
-    start = re.compile(rf"(?:^|(?<=\s))(?={re.escape(first_key)}=)")
+    needle = f"{first_key}="
     block: list[str] = []
     for line in lines([text] if isinstance(text, str) else text):
         cut = 0
-        for match in start.finditer(line):
-            if match.start() > 0 or block:
-                block.append(line[cut : match.start()])
-                record = _record("\n".join(block), first_key)
-                if record is not None:
-                    yield record
-            block, cut = [], match.start()
+        at = line.find(needle)  # str.find, not a regex tried at every position
+        while at != -1:
+            if at == 0 or line[at - 1].isspace():  # what \s matches; a line's start too
+                if at > 0 or block:
+                    block.append(line[cut:at])
+                    record = _record("\n".join(block), first_key)
+                    if record is not None:
+                        yield record
+                block, cut = [], at
+            at = line.find(needle, at + 1)
         block.append(line[cut:])
     record = _record("\n".join(block), first_key)
     if record is not None:
@@ -64,11 +67,10 @@ def _record(block: str, first_key: str) -> Record | None:
     """One block's Key=Value tokens; None for text before the first record."""
     if f"{first_key}=" not in block:
         return None
-    matches = list(_TOKEN.finditer(block))
-    record: Record = {}
-    for index, match in enumerate(matches):
-        end = matches[index + 1].start() if index + 1 < len(matches) else len(block)
-        record[match.group(1)] = block[match.end() : end].strip()
+    # one split in C: [text before the first key, key, value, key, value, ...]; a key
+    # given twice keeps its last value, as before
+    parts = _TOKEN.split(block)
+    record: Record = dict(zip(parts[1::2], map(str.strip, parts[2::2]), strict=True))
     if first_key not in record:  # "<JobId=…": a record we cannot read, not one fewer
         raise LRMParseError(f"scontrol record without {first_key}: {block[:60]!r}")
     return record
