@@ -20,6 +20,8 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.reader import ReaderError
 
+from elastic.instance_sizes import AWS_INSTANCE_SIZES
+
 NAME_PATTERN = r"^[a-z][a-z0-9-]{0,30}$"
 
 
@@ -362,6 +364,13 @@ class LocalConfig(_Strict):
     """Local libvirt hypervisors, where workers go before EC2."""
 
 
+class InstanceSize(_Strict):
+    vcpus: Annotated[int, Field(ge=1)]
+    """vCPUs of the instance type (what the LRM may give its jobs as cores)."""
+    memory_mb: Annotated[int, Field(ge=64)]
+    """Memory of the instance type, in MiB."""
+
+
 class Ec2Config(_Strict):
     region: str = "us-east-1"
     """AWS region."""
@@ -382,6 +391,15 @@ class Ec2Config(_Strict):
     """Most EC2 workers of the whole site at once (0: no cloud)."""
     prices: dict[str, Annotated[float, Field(ge=0)]] = Field(default_factory=dict)
     """Instance type -> hourly price; every type in `instance_types` needs one."""
+    instance_sizes: dict[str, InstanceSize] = Field(default_factory=dict)
+    """Instance type -> its vCPUs and memory; every type in `instance_types` needs one,
+    here or in elastic's table of AWS's published sizes (c5, c6i, m5: docs/sizing.md),
+    which these entries extend and override."""
+    worker_sizing: Literal["flavor", "jobs"] = "flavor"
+    """`flavor`: every EC2 worker of a VO has its flavor, on the first type listed, and
+    each type must carry that flavor; `jobs`: each pass chooses every worker's type to fit
+    the pending jobs at the least cost per core-hour used, the worker has its type's
+    vCPUs and memory, and the VO's largest type must carry its flavor."""
     max_hourly_cost: Annotated[float, Field(ge=0)] = 0.0
     """Most all EC2 workers together may cost per hour (0: no cloud)."""
     connect_timeout_s: Annotated[float, Field(gt=0)] = 5.0
@@ -400,7 +418,46 @@ class Ec2Config(_Strict):
                     raise ValueError(
                         f"instance type {instance_type} of VO {vo} has no entry in ec2.prices"
                     )
+                if self.size_of(instance_type) is None:
+                    raise ValueError(
+                        f"instance type {instance_type} of VO {vo} has no entry in "
+                        "ec2.instance_sizes (vcpus, memory_mb) and is not in elastic's table"
+                    )
         return self
+
+    def size_of(self, instance_type: str) -> InstanceSize | None:
+        """The type's size: the site's own entry first, else AWS's published figures."""
+        if instance_type in self.instance_sizes:
+            return self.instance_sizes[instance_type]
+        known = AWS_INSTANCE_SIZES.get(instance_type)
+        return InstanceSize(vcpus=known[0], memory_mb=known[1]) if known else None
+
+    def undersized(self, vo: str, flavor: Flavor) -> str | None:
+        """Why the VO's types cannot carry its flavor, or None. A worker priced as a type
+        smaller than what the LRM is told it holds would be billed for 8 vCPUs and asked
+        to run 32 cores of jobs; with `worker_sizing: jobs` smaller types are fine (they
+        carry smaller jobs), but a flavor-sized job still needs one type to fit."""
+        sized = [(t, s) for t in self.instance_types.get(vo, []) if (s := self.size_of(t))]
+
+        def short(size: InstanceSize) -> bool:
+            return size.vcpus < flavor.cores or size.memory_mb < flavor.memory_mb
+
+        carry = f"VO {vo}'s flavor ({flavor.cores} cores, {flavor.memory_mb} MB)"
+        if self.worker_sizing == "flavor":
+            for name, size in sized:
+                if short(size):
+                    return (
+                        f"instance type {name} ({size.vcpus} vCPUs, {size.memory_mb} MB) "
+                        f"cannot carry {carry}"
+                    )
+            return None
+        if sized and all(short(size) for _, size in sized):
+            name, size = max(sized, key=lambda pair: (pair[1].vcpus, pair[1].memory_mb))
+            return (
+                f"no instance type can carry {carry}: the largest, {name}, has "
+                f"{size.vcpus} vCPUs, {size.memory_mb} MB"
+            )
+        return None
 
 
 #: seconds, or ``auto``: derived from the measured boot time (elastic/planning/thresholds.py)
@@ -582,6 +639,9 @@ class Site(_Strict):
             for vo_name in self.ec2.instance_types:
                 if vo_name not in known:
                     raise ValueError(f"ec2.instance_types names unknown VO {vo_name!r}")
+            for vo in (v for v in self.vos if v.cloud.allowed):  # else its types are moot
+                if (problem := self.ec2.undersized(vo.name, vo.flavor)) is not None:
+                    raise ValueError(f"ec2.instance_types: {problem}")
         hosts = [h.name for h in self.local.hosts]
         if len(set(hosts)) != len(hosts):
             raise ValueError("local.hosts names must be unique")

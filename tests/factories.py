@@ -111,6 +111,7 @@ def node(
     cores: int = 4,
     cost: float = 0.0,
     boot_deadline: float | None = None,
+    memory_mb: int = 8000,
 ) -> WorkerNode:
     return WorkerNode(
         id=id,
@@ -120,7 +121,7 @@ def node(
         state=state,
         lrm_state=lrm,
         cores=cores,
-        memory_mb=8000,
+        memory_mb=memory_mb,
         created_at=0.0,
         state_since=0.0,
         running_jobs=running,

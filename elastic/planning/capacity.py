@@ -8,6 +8,7 @@ what demand does not need) can never disagree about the same node.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,31 @@ class Placement:
     reservation: str = ""
     #: why: the reservation's words, where it is for one
     why: str = ""
+    #: the worker's size when it is not the VO's flavor (a cloud worker sized to its
+    #: jobs: its instance type's vCPUs and memory); 0: the flavor
+    cores: int = 0
+    memory_mb: int = 0
+
+    def size(self, vo: VoConfig) -> tuple[int, int]:
+        """Cores and memory of the worker this placement boots."""
+        if self.cores > 0:
+            return self.cores, self.memory_mb
+        return vo.flavor.cores, vo.flavor.memory_mb
+
+
+def flavor_workers(nodes: Iterable[WorkerNode], vo: VoConfig) -> int:
+    """The VO's booting and idle nodes counted in workers of its flavor, each by the
+    smaller of its core and memory ratios: demand is counted in flavor workers, and a
+    cloud worker sized to its jobs (a 2-vCPU or a 36-vCPU type) holds less or more
+    than one. A flavor-sized node counts one, as it always did."""
+    total = 0.0
+    for node in nodes:
+        if node.state in UPCOMING_STATES or node.idle:
+            ratio = node.cores / vo.flavor.cores
+            if node.memory_mb > 0:
+                ratio = min(ratio, node.memory_mb / vo.flavor.memory_mb)
+            total += ratio
+    return math.floor(total + 1e-9)
 
 
 def rooms_of(hosts: Iterable[Host]) -> list[HostRoom]:

@@ -11,10 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from elastic.config import Site, VoConfig
-from elastic.model import Boot, ProviderKind, Reason
+from elastic.model import Boot, ProviderKind, Reason, WorkerNode
 from elastic.planning import reasons
-from elastic.planning.capacity import Placement, VoCapacity, share_order
-from elastic.planning.demand import aged, compute_demand, freeing_cores, oldest_young_age
+from elastic.planning.capacity import (
+    UPCOMING_STATES,
+    Placement,
+    VoCapacity,
+    flavor_workers,
+    share_order,
+)
+from elastic.planning.demand import (
+    aged,
+    compute_demand,
+    freeing_cores,
+    nodes_for_shapes,
+    oldest_young_age,
+)
+from elastic.planning.sizing import choose_workers, first_workers_worth, sized_types, uncovered
 from elastic.planning.state import PassState, View
 from elastic.planning.thresholds import burst_delay
 
@@ -34,7 +47,9 @@ def want(state: PassState, view: View, leaving: set[str]) -> None:
         capacity = VoCapacity.of([n for n in nodes if n.id not in leaving])
         needed = view.needed(vo.name)
         reserved = state.reserved.get(vo.name, 0)  # booted for reservations this pass
-        covering = capacity.upcoming + capacity.idle + reserved
+        # booting and idle nodes in flavor workers: a cloud worker sized to its jobs
+        # holds less or more than one
+        covering = flavor_workers((n for n in nodes if n.id not in leaving), vo) + reserved
         # a reservation's own nodes are place_reserved's: only min_nodes raises the wants
         wanted = max(needed - covering, vo.min_nodes - capacity.alive - reserved, 0)
         state.want(vo.name, wanted)
@@ -124,10 +139,9 @@ def hold_for_local_soon(state: PassState, view: View) -> None:
         left = state.wants.get(vo.name, 0)
         if left <= 0:
             continue
-        capacity = VoCapacity.of(view.nodes(vo.name))
         placed = sum(1 for p in state.placements if p.vo == vo.name and not p.cloud)
         placed += state.reclaimed.get(vo.name, 0)
-        base = capacity.upcoming + capacity.idle + placed
+        base = flavor_workers(view.nodes(vo.name), vo) + placed
         soon = freeing.get(vo.name, 0) // vo.flavor.cores
         old_jobs = max(0, old.by_vo[vo.name].nodes_needed - base)
         without_freeing = min(left, old_jobs)
@@ -152,7 +166,58 @@ def place_cloud(state: PassState, view: View) -> None:
         for vo in view.site.vos:
             state.cloud_no[vo.name] = reasons.cloud_unreadable()
         return
+    if view.site.ec2 is not None and view.site.ec2.worker_sizing == "jobs":
+        size_cloud_workers(state, view)
     _by_share(state, view, state.held_cloud, state.take_cloud, state.cloud_no)
+
+
+def size_cloud_workers(state: PassState, view: View) -> None:
+    """Choose the type of each cloud worker a VO's wants lead to (``sizing.py``).
+
+    The shares of its jobs that no idle or booting node, nor a node placed this pass,
+    holds are sized, as many as its cloud wants stand for in flavor workers (the holds
+    before were counted so); the wants then become the workers chosen: fewer when larger
+    types hold them, more when smaller ones do, up to ``max_nodes`` (what that cuts off
+    is short for it). Wants beyond the jobs (``min_nodes``) stay flavor workers. Types
+    backed off are left out.
+    """
+    ec2 = view.site.ec2
+    assert ec2 is not None
+    demand = view.demand
+    delay = burst_delay(view.site, view.observation.boot_p95_s).seconds
+    for vo in view.site.vos:
+        wants = state.wants.get(vo.name, 0)
+        if wants <= 0 or not vo.cloud.allowed:
+            continue
+        if delay and demand is view.demand:  # only jobs old enough to burst
+            demand = compute_demand(aged(view.observation.jobs, view.now, delay), view.site)
+        allowed = [
+            t
+            for t in ec2.instance_types.get(vo.name, [])
+            if not view.backoffs.blocked(vo.name, ProviderKind.EC2, t)
+        ]
+        nodes = view.nodes(vo.name)
+        mine = [p for p in state.placements if p.vo == vo.name]
+        rooms = [(n.cores, n.memory_mb) for n in nodes if _covers(n)] + [p.size(vo) for p in mine]
+        flavor = vo.flavor
+        left = uncovered(demand.by_vo[vo.name].shapes, rooms)
+        shapes = first_workers_worth(left, wants, flavor.cores, flavor.memory_mb)
+        floor = max(0, wants - nodes_for_shapes(shapes, flavor.cores, flavor.memory_mb))
+        room = vo.max_nodes - len(nodes) - len(mine) - state.reclaimed.get(vo.name, 0) - floor
+        sizing = choose_workers(shapes, sized_types(ec2, allowed), max(0, room))
+        state.sized[vo.name] = list(sizing.workers)
+        unfit = nodes_for_shapes(sizing.unfit, flavor.cores, flavor.memory_mb)
+        capped = nodes_for_shapes(sizing.left, flavor.cores, flavor.memory_mb)
+        change = floor + len(sizing.workers) + unfit + capped - wants
+        state.wants[vo.name] += change
+        state.wanted[vo.name] += change
+        if capped:
+            why = reasons.vo_max_nodes(vo.name, vo.max_nodes, len(nodes))
+            state.hold(vo.name, capped, why)
+
+
+def _covers(node: WorkerNode) -> bool:
+    return node.state in UPCOMING_STATES or node.idle
 
 
 def boots_for(site: Site, placements: list[Placement], first_serial: int) -> list[Boot]:
@@ -168,8 +233,8 @@ def boots_for(site: Site, placements: list[Placement], first_serial: int) -> lis
                 vo=placed.vo,
                 provider=ProviderKind.EC2 if placed.cloud else ProviderKind.LIBVIRT,
                 location=placed.location,
-                cores=vo.flavor.cores,
-                memory_mb=vo.flavor.memory_mb,
+                cores=placed.size(vo)[0],
+                memory_mb=placed.size(vo)[1],
                 reason=f"{why}; placed on {where}",
                 instance_type=placed.instance_type,
                 hourly_cost=placed.hourly_cost,

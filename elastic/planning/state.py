@@ -39,6 +39,7 @@ from elastic.planning.capacity import (
 )
 from elastic.planning.demand import Demand, compute_demand
 from elastic.planning.reservations import job_horizons, reserved_floor
+from elastic.planning.sizing import SizedWorker, flavor_type, sized_types
 
 #: a cloud "no" that says the VO cannot use EC2 at all: then the local reason binds
 STRUCTURAL = frozenset(
@@ -138,6 +139,9 @@ class PassState:
     reserved: dict[str, int] = field(default_factory=dict)
     #: reservation nodes that found no place this pass, per VO, with why
     at_risk: dict[str, list[Short]] = field(default_factory=lambda: defaultdict(list))
+    #: per VO, the cloud workers sized to its queue this pass (``ec2.worker_sizing:
+    #: jobs``), booted in this order by ``take_cloud``
+    sized: dict[str, list[SizedWorker]] = field(default_factory=dict)
 
     @staticmethod
     def start(view: View) -> PassState:
@@ -281,7 +285,20 @@ class PassState:
             )
         if room.instances < 1:
             return reasons.site_max_instances(ec2.max_instances, ec2.max_instances - room.instances)
-        price = ec2.prices[types[0]]
+        sized = self.sized.get(vo.name) if not reservation else None
+        cores = memory_mb = 0  # the flavor
+        if sized:  # the next worker sized to the queue
+            kind, price = sized[0].instance_type.name, sized[0].instance_type.hourly_cost
+            cores, memory_mb = sized[0].instance_type.vcpus, sized[0].instance_type.memory_mb
+            why = why or f"pending jobs of {vo.name} need nodes; {sized[0].why()}"
+        elif ec2.worker_sizing == "flavor":  # every type carries the flavor (validated)
+            kind, price = types[0], ec2.prices[types[0]]
+        else:  # a flavor worker (reservation, min_nodes) on the first type that carries it
+            carrier = flavor_type(sized_types(ec2, types), vo.flavor.cores, vo.flavor.memory_mb)
+            if carrier is None:
+                return reasons.no_instance_types(vo.name)
+            kind, price = carrier.name, carrier.hourly_cost
+            cores, memory_mb = carrier.vcpus, carrier.memory_mb  # the LRM gets its real size
         vo_left = room.vo_cost.get(vo.name, 0.0)
         if price > vo_left + 1e-9:
             limit = vo.cloud.max_hourly_cost
@@ -298,7 +315,11 @@ class PassState:
         self.boots_left -= 1
         if not reservation:
             self.wants[vo.name] -= 1
-        placed = Placement(vo.name, ec2.region, True, types[0], price, reservation, why)
+        if sized:
+            sized.pop(0)
+        placed = Placement(
+            vo.name, ec2.region, True, kind, price, reservation, why, cores, memory_mb
+        )
         self.placements.append(placed)
         return placed
 

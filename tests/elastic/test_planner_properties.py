@@ -27,7 +27,13 @@ VOS = ("atlas", "cms")
 sites = st.builds(
     lambda boots, instances, budget, atlas_max, cms_cloud: make_site(
         policy={"max_boots_per_pass": boots},
-        ec2={"max_instances": instances, "max_hourly_cost": budget},
+        ec2={
+            "max_instances": instances,
+            "max_hourly_cost": budget,
+            # each VO's type carries its flavor (cms's 8 cores need 8 vCPUs)
+            "instance_types": {"atlas": ["c5.xlarge"], "cms": ["c5.2xlarge"]},
+            "prices": {"c5.xlarge": 0.2, "c5.2xlarge": 0.34},
+        },
         vos=[
             {
                 "name": "atlas",
@@ -83,6 +89,7 @@ node_lists = st.lists(
             cost=0.2 if provider is ProviderKind.EC2 else 0.0,
             boot_deadline=NOW + 500 if idle is None else NOW - 1,
             cores=4 if vo == "atlas" else 8,
+            memory_mb=8000 if vo == "atlas" else 16000,  # each VO's flavor
         ),
         st.integers(0, 10_000),
         st.sampled_from(VOS),
@@ -192,6 +199,7 @@ def apply(nodes: list[WorkerNode], hosts: list[Host], p) -> tuple[list[WorkerNod
                 idle_since=None,
                 boot_deadline=NOW + 900,
                 cores=action.cores,
+                memory_mb=action.memory_mb,
                 cost=action.hourly_cost,
             )
             if action.provider is ProviderKind.LIBVIRT:

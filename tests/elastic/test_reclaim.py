@@ -56,7 +56,14 @@ def test_min_nodes_are_kept():
 
 def test_a_worker_too_small_for_the_waiting_flavor_is_left_alone():
     atlas, cms = BASE_SITE["vos"]
-    site = make_site(vos=[{**atlas, "flavor": {"cores": 8, "memory_mb": 8000}}, cms])
+    site = make_site(
+        vos=[{**atlas, "flavor": {"cores": 8, "memory_mb": 8000}}, cms],
+        # c5.2xlarge: its 8 vCPUs carry the 8-core flavor
+        ec2={
+            "instance_types": {"atlas": ["c5.2xlarge"], "cms": ["c5.xlarge"]},
+            "prices": {"c5.2xlarge": 0.34},
+        },
+    )
     p = plan(observe(jobs("atlas", 1, cores=8), idle_cms(4)), site, NOW)
     assert drained(p) == []
     assert [b.provider for b in p.boots] == [ProviderKind.EC2]
