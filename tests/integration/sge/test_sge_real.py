@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from elastic.model import LrmNodeState
+from elastic.reconcile import work_ends
 from elastic.vomatch import label_snapshot
 from lrm_adapters._command import CommandRunner
 from lrm_adapters.base import LRMError
@@ -111,9 +112,14 @@ def test_running_jobs_carry_start_walltime_and_submission_from_real_qstat(sge, d
 
     wait_for(running, 60, "the job to start on the real execd")
     (waiting_id,) = drmaa.submit("/bin/sleep", "1", native=f"-P atlas {NOWHERE}")
-    jobs = {j.id: j for j in label_snapshot(sge.snapshot(), make_site().vos).jobs}
+    snapshot = sge.snapshot()
+    jobs = {j.id: j for j in label_snapshot(snapshot, make_site().vos).jobs}
     job, waiting = jobs[job_id], jobs[waiting_id]
     assert job.walltime_s == 120 and job.vo == "atlas"
+    # where it runs, and so when its host's work ends: what a reservation drains ahead by
+    assert job.hosts == (sge_env["SGE_HOST"],)
+    assert job.start_time is not None
+    assert work_ends(snapshot)[sge_env["SGE_HOST"]] == job.start_time + 120
     # SGE stamps whole seconds (qstat prints the start of a running job and the
     # submission of a pending one): allow the truncation
     assert job.start_time is not None and before - 1 <= job.start_time <= time.time() + 1
