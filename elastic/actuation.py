@@ -25,6 +25,7 @@ from elastic.model import (
     Destroy,
     Drain,
     NodeRecord,
+    NodeSpec,
     NodeState,
     PowerUp,
     Probe,
@@ -149,7 +150,7 @@ class Actuator:
         record = self.ledger.get(step.node_id)
         if record is None or step.vm is None:
             raise LookupError(f"no ledger record or VM for {step.node_id}")
-        self._join(record.id, record.vo, record.provider, step.vm, record.instance_type)
+        self._join(record, step.vm)
 
     def _run_one(self, action: Action) -> ActionResult:
         intent = self.ledger.open_intent(action.node_id, action.kind, self.now, action.reason)
@@ -225,23 +226,30 @@ class Actuator:
         request = self._boot_request(boot)
         vm = self.providers[boot.provider].boot(request)
         crash_point("boot:provider")
-        self._join(boot.node_id, boot.vo, boot.provider, vm, boot.instance_type)
+        self._join(boot, vm)
 
-    def _join(
-        self, node_id: str, vo: str, provider: ProviderKind, vm: VMRef, instance_type: str
-    ) -> None:
+    def _join(self, node: NodeSpec, vm: VMRef) -> None:
         """A node whose VM exists: BOOTING, registered with the LRM, JOINING. Also the
-        second half of a boot that a killed pass left (recovery's resume-boot)."""
+        second half of a boot that a killed pass left (recovery's resume-boot, from the
+        ledger's row). The LRM is told the node's own size, which for a cloud worker
+        sized to its jobs is its instance type's, not the VO's flavor."""
+        node_id, vo, provider = node.id, node.vo, node.provider
         self.ledger.update(
             node_id,
             self.now,
             state=NodeState.BOOTING,
             instance_id=vm.instance_id,
-            instance_type=vm.instance_type or instance_type,
+            instance_type=vm.instance_type or node.instance_type,
         )
         self.ledger.event(self.now, "booting", f"VM {vm.instance_id} at {vm.location}", node_id)
         crash_point("boot:booting")
-        self.lrm.register_node(node_id, vo, cloud=provider is ProviderKind.EC2)
+        self.lrm.register_node(
+            node_id,
+            vo,
+            cloud=provider is ProviderKind.EC2,
+            cores=node.cores,
+            memory_mb=node.memory_mb,
+        )
         crash_point("boot:registered")
         self.ledger.set_state(node_id, NodeState.JOINING, self.now, "registered with the LRM")
 

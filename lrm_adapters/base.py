@@ -121,13 +121,20 @@ class LRMAdapter(Protocol):
       LRM can be told (Slurm weight, SGE queue sequence number, PBS Pro node priority):
       jobs then fill local workers first, and cloud workers fall idle, and are retired,
       first.
+    - ``register_node(..., cores=, memory_mb=)`` is the worker's real size (its VM's, from
+      the ledger's row: a cloud worker sized to its jobs is not the VO's flavor); 0 means
+      the VO's flavor. An LRM told a node's size at registration (Slurm dynamic nodes,
+      Torque's ``np``) gets it; one whose daemon reports it (HTCondor, OpenPBS) needs
+      nothing. SGE's slots stay the queue's: not set per host yet.
     """
 
     name: str
 
     def snapshot(self) -> QueueSnapshot: ...
 
-    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None: ...
+    def register_node(
+        self, hostname: str, vo: str, *, cloud: bool = False, cores: int = 0, memory_mb: int = 0
+    ) -> None: ...
 
     def drain_node(self, hostname: str, reason: str) -> None: ...
 

@@ -244,7 +244,9 @@ class HTCondorAdapter:
             raise LRMParseError(f"HTCondor query failed: {exc}") from exc
         return QueueSnapshot(tuple(jobs), tuple(nodes))
 
-    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
+    def register_node(
+        self, hostname: str, vo: str, *, cloud: bool = False, cores: int = 0, memory_mb: int = 0
+    ) -> None:
         """Nothing to do: the worker joins by its own configuration (see module doc).
 
         HTCondor chooses slots in the negotiator; a site that wants local slots first

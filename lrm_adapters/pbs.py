@@ -69,7 +69,9 @@ class PbsAdapter:
             raise
         return True
 
-    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
+    def register_node(
+        self, hostname: str, vo: str, *, cloud: bool = False, cores: int = 0, memory_mb: int = 0
+    ) -> None:
         host, group = checked_name(hostname), checked_name(vo)
         if not self._exists(host):
             self.runner.run(["qmgr", "-c", f"create node {host}"])
@@ -78,6 +80,8 @@ class PbsAdapter:
         else:
             directive = f"set node {host} properties = {group}"
         self.runner.run(["qmgr", "-c", directive])
+        if cores and self.flavor != "openpbs":  # Torque's np is set, not reported by the MOM
+            self.runner.run(["qmgr", "-c", f"set node {host} np = {int(cores)}"])
         if cloud and self.flavor == "openpbs":  # with node_sort_key "sort_priority HIGH"
             self.runner.run(["qmgr", "-c", f"set node {host} priority = {CLOUD_PRIORITY}"])
 

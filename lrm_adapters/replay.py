@@ -179,7 +179,9 @@ class ReplayAdapter:
             mutate(state)
             self._save_state(state)
 
-    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
+    def register_node(
+        self, hostname: str, vo: str, *, cloud: bool = False, cores: int = 0, memory_mb: int = 0
+    ) -> None:
         flavor = self.vos[vo].flavor
 
         def add(state: dict[str, Any]) -> None:
@@ -187,8 +189,8 @@ class ReplayAdapter:
                 hostname,
                 {
                     "vo": vo,
-                    "cores": flavor.cores,
-                    "memory_mb": flavor.memory_mb,
+                    "cores": cores or flavor.cores,
+                    "memory_mb": memory_mb or flavor.memory_mb,
                     "draining": False,
                     "cloud": cloud,
                 },

@@ -132,7 +132,9 @@ class SgeAdapter:
             path.write_text(content, encoding="utf-8")
             self.runner.run(["qconf", option, str(path)])
 
-    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
+    def register_node(
+        self, hostname: str, vo: str, *, cloud: bool = False, cores: int = 0, memory_mb: int = 0
+    ) -> None:
         host = checked_name(hostname)
         group = f"@{checked_name(vo)}"
         with self._config:

@@ -115,18 +115,21 @@ class SlurmAdapter:
             raise
         return True
 
-    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
+    def register_node(
+        self, hostname: str, vo: str, *, cloud: bool = False, cores: int = 0, memory_mb: int = 0
+    ) -> None:
         name = checked_name(hostname)
         if self.join == "power_save" or self._exists(name):
             return
         flavor = next(v.flavor for v in self.vos if v.name == vo)
+        cores, memory_mb = cores or flavor.cores, memory_mb or flavor.memory_mb
         self.runner.run(
             [
                 "scontrol",
                 "create",
                 f"nodename={name}",
-                f"cpus={flavor.cores}",
-                f"realmemory={flavor.memory_mb}",
+                f"cpus={cores}",
+                f"realmemory={memory_mb}",
                 f"feature={checked_name(vo)}",
                 f"weight={CLOUD_WEIGHT if cloud else LOCAL_WEIGHT}",
                 "state=FUTURE",

@@ -41,7 +41,9 @@ class PowerSaveLrm:
 
     name = "slurm"
 
-    def register_node(self, hostname: str, vo: str, *, cloud: bool = False) -> None:
+    def register_node(
+        self, hostname: str, vo: str, *, cloud: bool = False, cores: int = 0, memory_mb: int = 0
+    ) -> None:
         pass
 
     def drain_node(self, hostname: str, reason: str) -> None:
