@@ -27,13 +27,20 @@ def _whole_workers(cores: int, worker: int) -> int:
 
 
 def cheapest_core_hour(site: Site) -> float | None:
-    """The lowest price of one core-hour among the instance types the VOs may use."""
-    if site.ec2 is None or not site.ec2.prices:
+    """The lowest price of one core-hour among the instance types the VOs may use: a
+    worker has its VO's flavor, or with ``worker_sizing: jobs`` its type's vCPUs."""
+    ec2 = site.ec2
+    if ec2 is None or not ec2.prices:
         return None
+
+    def cores(vo: str, kind: str) -> int:
+        size = ec2.size_of(kind)
+        if ec2.worker_sizing == "jobs" and size is not None:
+            return size.vcpus
+        return site.vo(vo).flavor.cores
+
     return min(
-        site.ec2.prices[t] / site.vo(vo).flavor.cores
-        for vo, types in site.ec2.instance_types.items()
-        for t in types
+        ec2.prices[t] / cores(vo, t) for vo, types in ec2.instance_types.items() for t in types
     )
 
 

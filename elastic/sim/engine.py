@@ -6,7 +6,8 @@ is built from the simulated state exactly as the engine builds it from the
 real world (pending jobs, WorkerNodes with LRM states, hosts with free room).
 Drained nodes that run nothing are destroyed in the same pass, as the engine's
 follow-up does. Boots take ``boot_delay_s[provider]`` seconds (optionally jittered, seeded);
-cloud VMs are billed per second from launch to destruction, with a minimum.
+cloud VMs are billed per second from launch to destruction, with a minimum, each at its
+Boot's own price and with its own cores (a worker sized to its jobs: its type's).
 """
 
 from __future__ import annotations

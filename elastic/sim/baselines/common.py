@@ -5,7 +5,10 @@ never ``elastic.planning`` (an import contract holds the baselines to that): a b
 that borrowed the planner's rules would measure elastic against itself. These helpers
 are deliberately plain: a first-fit of pending jobs into workers, and local host room
 before EC2 for a new worker (the order of a hybrid site's node list; none of these
-systems knows VO shares, reclaim or repatriation).
+systems knows VO shares, reclaim or repatriation). Every cloud worker is the VO's flavor
+on the first instance type listed, billed that type's price: each system has one node
+type per group and no rule that sizes a VM to the jobs (``ec2.worker_sizing`` is
+elastic's own).
 """
 
 from __future__ import annotations
@@ -166,6 +169,7 @@ class Room:
         return self.site.ec2.region if self.site.ec2 is not None else ""
 
     def _cloud(self, vo: VoConfig) -> tuple[str, float] | None:
+        """The first listed type and its price, within the cloud limits, or None."""
         ec2 = self.site.ec2
         if ec2 is None or not vo.cloud.allowed or not ec2.instance_types.get(vo.name):
             return None
