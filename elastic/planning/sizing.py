@@ -181,6 +181,8 @@ def choose_workers(
         assert chosen is not None  # ``opener`` fits some type: the unfit were taken out
         workers.append(chosen[0])
         left = _minus(left, chosen[1])
+    if left:  # stopped for want of workers: a merge would leave one of them unused
+        return Sizing(tuple(workers), unfit, left)
     return Sizing(_merge_tail(workers, types), unfit, left)
 
 

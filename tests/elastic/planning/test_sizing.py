@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from elastic.config import ConfigError
 from elastic.model import Cause, LrmNodeState, NodeState, Observation, ProviderKind
@@ -18,6 +20,7 @@ from elastic.planning.sizing import (
     sized_types,
     uncovered,
 )
+from tests.elastic.test_planner_properties import host_lists, job_lists, node_lists, sites
 from tests.factories import jobs, make_site, node
 
 NOW = 10_000.0
@@ -277,3 +280,76 @@ def test_a_large_booting_worker_counts_for_all_it_holds():
     site = sized_site()
     big = booting("e1", 64, 131072)
     assert plan(observe(jobs("atlas", 64, cores=1), [big]), site, NOW).boots == ()
+
+
+# --- properties, over the planner property tests' worlds with sizing on -----------------
+
+SIZED_TYPES = {
+    "atlas": ["c5.xlarge", "c5.large", "c5.2xlarge"],
+    "cms": ["c5.2xlarge", "c5.4xlarge"],
+}
+SIZED_PRICES = {"c5.large": 0.085, "c5.xlarge": 0.17, "c5.2xlarge": 0.34, "c5.4xlarge": 0.68}
+
+
+def sized(site):
+    assert site.ec2 is not None
+    ec2 = site.ec2.model_copy(
+        update={"worker_sizing": "jobs", "instance_types": SIZED_TYPES, "prices": SIZED_PRICES}
+    )
+    return site.model_copy(update={"ec2": ec2})
+
+
+@settings(max_examples=200, deadline=None)
+@given(sites.map(sized), job_lists, node_lists, host_lists)
+def test_sized_boots_keep_every_limit_and_the_numbers_add_up(site, job_list, nodes, hosts):
+    p = plan(Observation(tuple(job_list), tuple(nodes), tuple(hosts)), site, NOW)
+    ec2 = site.ec2
+    assert len(p.boots) <= site.policy.max_boots_per_pass
+    cloud_before = [n for n in nodes if n.provider is ProviderKind.EC2]
+    cloud_new = [b for b in p.boots if b.provider is ProviderKind.EC2]
+    for boot in cloud_new:
+        size = ec2.size_of(boot.instance_type)
+        assert boot.instance_type in SIZED_TYPES[boot.vo]
+        assert (boot.cores, boot.memory_mb) == (size.vcpus, size.memory_mb)
+        assert boot.hourly_cost == SIZED_PRICES[boot.instance_type]
+    if cloud_new:
+        assert len(cloud_before) + len(cloud_new) <= ec2.max_instances
+        spend = sum(n.hourly_cost for n in [*cloud_before, *cloud_new])
+        assert spend <= ec2.max_hourly_cost + 1e-9
+    for vo in site.vos:
+        mine = [n for n in nodes if n.vo == vo.name]
+        new = [b for b in p.boots if b.vo == vo.name]
+        if new:
+            assert len(mine) + len(new) <= vo.max_nodes
+        new_cloud = [b for b in new if b.provider is ProviderKind.EC2]
+        if new_cloud:
+            cloud_mine = [n for n in mine if n.provider is ProviderKind.EC2]
+            assert len(cloud_mine) + len(new_cloud) <= vo.cloud.max_nodes
+            cost = sum(n.hourly_cost for n in [*cloud_mine, *new_cloud])
+            assert cost <= vo.cloud.max_hourly_cost + 1e-9
+    for d in p.decisions:
+        assert d.wanted == d.boots_local + d.boots_cloud + d.reclaimed + d.short_count, d.summary()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.tuples(st.integers(1, 40), st.integers(0, 80_000)), st.integers(1, 50), max_size=5
+    ),
+    st.lists(st.sampled_from(ALL), min_size=1, max_size=4, unique=True),
+    st.integers(0, 30),
+)
+def test_every_share_is_sized_once_on_a_type_that_holds_it(shapes, types, max_workers):
+    sizing = choose_workers(shapes, types, max_workers)
+    assert len(sizing.workers) <= max_workers
+    for worker in sizing.workers:
+        kind = worker.instance_type
+        assert worker.cores_used <= kind.vcpus and worker.memory_mb_used <= kind.memory_mb
+    for shape, count in sizing.unfit.items():
+        assert not any(t.fits(shape) for t in types) and shapes[shape] == count
+    sized_jobs = sum(w.jobs for w in sizing.workers)
+    assert sized_jobs + sum(sizing.unfit.values()) + sum(sizing.left.values()) == sum(
+        shapes.values()
+    )
+    if sizing.left:
+        assert len(sizing.workers) == max_workers  # left over only for want of workers
