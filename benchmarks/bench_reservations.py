@@ -1,6 +1,7 @@
 """Advance reservations measured (issue 14): reserved nodes up by the start, lateness,
 best-effort waits and cost, for elastic's lead-time rule against booting at the start
-(Slurm's behaviour for CLOUD nodes) and holding the room from the booking on.
+(Slurm's behaviour for CLOUD nodes) and holding the room from the booking on; and the
+best-effort waits of the same queue with no reservation at all (what they cost the queue).
 
 Workloads: two synthetic ones (three VOs; Poisson with bursts) and the first 3,000 jobs of
 the NASA iPSC/860 trace, each with reservations of 8-64 workers booked 1-6 h ahead by a
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from elastic.config import Site, load_site
@@ -25,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 SEEDS = (1, 2, 3)
 RESERVATIONS = 6
 TARGET_ON_TIME = 0.99
+NO_RESERVATIONS = "no reservations"
 
 
 def workloads(site: Site) -> dict[str, tuple[list[SimJob], float]]:
@@ -50,6 +53,9 @@ def main() -> int:
             booked = generate(site, span, RESERVATIONS, seed)
             for name in POLICIES:
                 rows.append((label, run(name, site, jobs, booked, SimConfig(seed=seed))))
+            # the best-effort waits before: the same queue with no reservation at all
+            alone = run("elastic", site, jobs, [], SimConfig(seed=seed))
+            rows.append((label, replace(alone, policy=NO_RESERVATIONS)))
     print(table(rows))
     print(f"\n{len(rows)} runs in {time.time() - started:.0f} s")
     elastic = [o for _, o in rows if o.policy == "elastic"]
@@ -72,15 +78,15 @@ def table(rows: list[tuple[str, Outcome]]) -> str:
     for workload, policy in keys:
         group = [o for w, o in rows if (w, o.policy) == (workload, policy)]
         nodes = sum(o.reserved_nodes for o in group)
-        up = sum(o.on_time * o.reserved_nodes for o in group) / nodes
+        up = sum(o.on_time * o.reserved_nodes for o in group) / max(1, nodes)
         late = sum(o.mean_late_s for o in group) / len(group)
         worst = max(o.worst_late_s for o in group)
         wait = sum(o.mean_wait_s for o in group) / len(group)
         p95 = sum(o.p95_wait_s for o in group) / len(group)
         cost = sum(o.cloud_cost for o in group)
+        served = f"{nodes} | {up:.1%} | {late:.0f} s | {worst:.0f} s" if nodes else "- | - | - | -"
         lines.append(
-            f"| {workload} | {policy} | {nodes} | {up:.1%} | {late:.0f} s | {worst:.0f} s "
-            f"| {wait:.0f} s / {p95:.0f} s | ${cost:,.2f} |"
+            f"| {workload} | {policy} | {served} | {wait:.0f} s / {p95:.0f} s | ${cost:,.2f} |"
         )
     return "\n".join(lines)
 
