@@ -86,7 +86,11 @@ def site_for(workload: str) -> Site:
             vo.model_copy(update={"flavor": vo.flavor.model_copy(update=flavor)}) for vo in site.vos
         ]
         assert site.ec2 is not None
-        ec2 = site.ec2.model_copy(update={"instance_types": {vo.name: [kind] for vo in vos}})
+        # the wide type first (the baselines take the first, one type for every worker);
+        # elastic sizes each worker to its jobs from the smaller ones too (docs/sizing.md)
+        smaller = [t for t in site.ec2.instance_types.get(site.vos[0].name, []) if t != kind]
+        types = {vo.name: [kind, *smaller] for vo in vos}
+        ec2 = site.ec2.model_copy(update={"instance_types": types})
         site = site.model_copy(update={"vos": vos, "ec2": ec2})
     check_sizes(site)
     return site
