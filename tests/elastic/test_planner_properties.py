@@ -116,12 +116,9 @@ def retired_ids(p) -> set[str]:
     return {a.node_id for a in p.actions if a.kind in {"drain", "destroy"}}
 
 
-@settings(max_examples=300, deadline=None)
-@given(sites, job_lists, node_lists, host_lists)
-def test_limits_are_never_exceeded(site, jobs, nodes, hosts):
-    observation = Observation(tuple(jobs), tuple(nodes), tuple(hosts))
-    p = plan(observation, site, NOW)
-    assert len(p.boots) <= site.policy.max_boots_per_pass
+def assert_cloud_limits(site, nodes, p) -> None:
+    """Every boot of ``p`` keeps the site's and each VO's node, instance and budget limits
+    (also the sizing properties' check, tests/elastic/planning/test_sizing.py)."""
     ec2 = site.ec2
     cloud_before = [n for n in nodes if n.provider is ProviderKind.EC2]
     cloud_new = [b for b in p.boots if b.provider is ProviderKind.EC2]
@@ -140,6 +137,15 @@ def test_limits_are_never_exceeded(site, jobs, nodes, hosts):
             assert len(cloud_mine) + len(new_cloud) <= vo.cloud.max_nodes
             cost = sum(n.hourly_cost for n in cloud_mine) + sum(b.hourly_cost for b in new_cloud)
             assert cost <= vo.cloud.max_hourly_cost + 1e-9
+
+
+@settings(max_examples=300, deadline=None)
+@given(sites, job_lists, node_lists, host_lists)
+def test_limits_are_never_exceeded(site, jobs, nodes, hosts):
+    observation = Observation(tuple(jobs), tuple(nodes), tuple(hosts))
+    p = plan(observation, site, NOW)
+    assert len(p.boots) <= site.policy.max_boots_per_pass
+    assert_cloud_limits(site, nodes, p)
     for h in hosts:
         placed = [b for b in p.boots if b.provider is ProviderKind.LIBVIRT and b.location == h.name]
         assert sum(b.cores for b in placed) <= h.cores_free

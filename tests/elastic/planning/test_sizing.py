@@ -20,7 +20,13 @@ from elastic.planning.sizing import (
     sized_types,
     uncovered,
 )
-from tests.elastic.test_planner_properties import host_lists, job_lists, node_lists, sites
+from tests.elastic.test_planner_properties import (
+    assert_cloud_limits,
+    host_lists,
+    job_lists,
+    node_lists,
+    sites,
+)
 from tests.factories import jobs, make_site, node
 
 NOW = 10_000.0
@@ -305,28 +311,13 @@ def test_sized_boots_keep_every_limit_and_the_numbers_add_up(site, job_list, nod
     p = plan(Observation(tuple(job_list), tuple(nodes), tuple(hosts)), site, NOW)
     ec2 = site.ec2
     assert len(p.boots) <= site.policy.max_boots_per_pass
-    cloud_before = [n for n in nodes if n.provider is ProviderKind.EC2]
     cloud_new = [b for b in p.boots if b.provider is ProviderKind.EC2]
     for boot in cloud_new:
         size = ec2.size_of(boot.instance_type)
         assert boot.instance_type in SIZED_TYPES[boot.vo]
         assert (boot.cores, boot.memory_mb) == (size.vcpus, size.memory_mb)
         assert boot.hourly_cost == SIZED_PRICES[boot.instance_type]
-    if cloud_new:
-        assert len(cloud_before) + len(cloud_new) <= ec2.max_instances
-        spend = sum(n.hourly_cost for n in [*cloud_before, *cloud_new])
-        assert spend <= ec2.max_hourly_cost + 1e-9
-    for vo in site.vos:
-        mine = [n for n in nodes if n.vo == vo.name]
-        new = [b for b in p.boots if b.vo == vo.name]
-        if new:
-            assert len(mine) + len(new) <= vo.max_nodes
-        new_cloud = [b for b in new if b.provider is ProviderKind.EC2]
-        if new_cloud:
-            cloud_mine = [n for n in mine if n.provider is ProviderKind.EC2]
-            assert len(cloud_mine) + len(new_cloud) <= vo.cloud.max_nodes
-            cost = sum(n.hourly_cost for n in [*cloud_mine, *new_cloud])
-            assert cost <= vo.cloud.max_hourly_cost + 1e-9
+    assert_cloud_limits(site, nodes, p)
     for d in p.decisions:
         assert d.wanted == d.boots_local + d.boots_cloud + d.reclaimed + d.short_count, d.summary()
 
