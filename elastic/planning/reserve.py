@@ -121,7 +121,7 @@ def _drain_for_room(state: PassState, view: View, vo: VoConfig, r: Reservation) 
             room = rooms.get(node.location)
             if node.id in state.taken or room is None or not fits_once_left(room, node, vo):
                 continue
-            _take_once_left(room, node, vo)
+            _take_free_part(room, node, vo)  # the worker is there until it leaves
             state.early_drains_left -= 1
             state.taken.add(node.id)
             return Drain(
@@ -195,7 +195,10 @@ def drain_ahead(state: PassState, view: View, unplaced: list[Reservation]) -> li
     if not unplaced or not view.scale_down:
         return []
     now, site = view.now, view.site
-    rooms = _rooms(state, view)
+    real = _rooms(state, view)
+    # the drained workers are still there this pass: their room is counted on copies,
+    # and only the free room they are counted with is taken from this pass's room
+    rooms = {name: HostRoom(r.name, r.cores_free, r.memory_mb_free) for name, r in real.items()}
     drains: list[Drain] = []
     above_floor = {
         vo.name: VoCapacity.of(view.nodes(vo.name)).alive - view.floor(vo) for vo in site.vos
@@ -223,6 +226,7 @@ def drain_ahead(state: PassState, view: View, unplaced: list[Reservation]) -> li
         )
         if node is not None:
             _take_once_left(rooms[node.location], node, vo)
+            _take_free_part(real[node.location], node, vo)
             state.taken.add(node.id)
             if node.state is not NodeState.DRAINING:  # a draining one frees it in time
                 state.early_drains_left -= 1
@@ -233,6 +237,12 @@ def drain_ahead(state: PassState, view: View, unplaced: list[Reservation]) -> li
             why = reasons.not_freed_in_time(vo.name, due - now)
             state.risk(vo.name, reasons.reservation_at_risk(label(r), r.start - now, why))
     return drains
+
+
+def _take_free_part(room: HostRoom, node: WorkerNode, vo: VoConfig) -> None:
+    """Take from this pass's free room what a worker of ``vo`` needs beyond ``node``'s."""
+    room.cores_free -= min(room.cores_free, max(0, vo.flavor.cores - node.cores))
+    room.memory_mb_free -= min(room.memory_mb_free, max(0, vo.flavor.memory_mb - node.memory_mb))
 
 
 def _ends_by(end: float | None, due: float) -> bool:

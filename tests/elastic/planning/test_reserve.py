@@ -260,3 +260,14 @@ def test_registered_workers_join_the_earliest_slurm_reservation_that_lacks_them(
     inside = replace(second, lrm_nodes=("n1", "n3"))
     again = to_join(site, observe([first, inside], nodes=workers), NOW)
     assert [(r.name, hosts) for r, hosts in again] == [("early", ["n0"])]
+
+
+def test_a_worker_drained_ahead_frees_no_room_this_pass_for_the_queue():
+    site = make_site(policy={"cloud_burst_after_s": 0})
+    two_free = [Host("hv1", 16, 64000, 2, 16000)]  # no room for a 4-core worker of either VO
+    big = replace(cms_busy("c-big", 3600), cores=8)  # its room, once empty, holds atlas's
+    booked = booking(nodes=1, start_in=AHEAD, burst=False)
+    p = plan(observe([booked], jobs("cms", 2), [big], hosts=two_free), site, NOW)
+    assert [d.node_id for d in p.drains] == ["c-big"]
+    # c-big runs on: its 8 cores are not there for cms's queue this pass
+    assert all(b.provider is EC2 for b in p.boots), [(b.provider, b.location) for b in p.boots]
