@@ -246,10 +246,13 @@ Ablations (the real planner with one rule off): **elastic-noreclaim**, **elastic
 (no repatriation), **elastic-localonly** (no EC2). Jobs wider than a worker span several
 workers (`SimJob.nodes`); a job no worker count holds would be left out, counted, and
 fail every target. Jobs whose trace gives no memory get 1000 MB per core (the synthetic
-scenarios, and NASA, whose memory fields are -1). Prices are the site's price table:
+scenarios, and NASA, whose memory fields are -1). Prices are the site's price table
+(AWS on-demand): the baselines rent one type for every worker, the first listed —
 c5.2xlarge (8 vCPU, 16 GiB) $0.34/h for 8-core workers, c6i.8xlarge (32 vCPU, 64 GiB)
-$1.36/h for the 32-core workers of mixed and NASA; each flavor is checked against its
-type's size (benchmarks/grid.py `INSTANCE_SIZES`). A run ends an hour after its last job,
+$1.36/h for the 32-core workers of mixed and NASA; elastic sizes each cloud worker to its
+jobs from c5.large to c5.9xlarge (and c6i.8xlarge on the wide workloads) at each type's
+price (`ec2.worker_sizing: jobs`, docs/sizing.md); every type's size is checked against
+what it carries (`ec2.instance_sizes`). A run ends an hour after its last job,
 every policy alike, its VMs billed until then.
 
 ## Targets met per workload (elastic)
