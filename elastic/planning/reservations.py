@@ -28,6 +28,7 @@ from elastic.model import (
     ReservationState,
     WorkerNode,
 )
+from elastic.planning.thresholds import boot_time
 
 
 def p95_nearest_rank(values: Sequence[float]) -> float:
@@ -37,11 +38,10 @@ def p95_nearest_rank(values: Sequence[float]) -> float:
 
 
 def lead_s(site: Site, boot_p95_s: dict[ProviderKind, float], provider: ProviderKind) -> float:
-    """Seconds before a start at which a node of ``provider`` must be asked for."""
-    measured = boot_p95_s.get(provider)
+    """Seconds before a start at which a node of ``provider`` must be asked for: the boot
+    time the thresholds are derived from too (measured p95, else the estimate)."""
     config = site.reservations
-    boot = measured if measured is not None else config.boot_estimate_s.get(provider.value, 300)
-    return boot + config.register_s + config.margin_s
+    return boot_time(site, boot_p95_s, provider).seconds + config.register_s + config.margin_s
 
 
 def reservation_lead_s(
