@@ -168,10 +168,12 @@ def set_aside_for_coming(state: PassState, view: View) -> list[Reservation]:
             continue
         due = view.reserved.get(vo_name, [])
         lacking = _missing(view.nodes(vo_name), [*due, *held])
+        full = False  # once no host holds one more worker of the VO, none holds the next
         for r in lacking:
             if r in due:
                 continue  # place_reserved boots those now
-            if not state.set_aside(vo):
+            full = full or not state.set_aside(vo)
+            if full:
                 unplaced.append(r)
     return unplaced
 
