@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from elastic.cli.common import EXIT_CONFIG, EXIT_NO_NODE, EXIT_OK, Subparsers, site_of
 from elastic.config import Site
-from elastic.ledger import Ledger
+from elastic.ledger import Event, Ledger
 from elastic.model import OPEN_RESERVATION_STATES, NodeState, Reservation, ReservationState
 from elastic.planning.reservations import admit, describe_reservation, reservation_lead_s, utc
 from elastic.report import dumps
@@ -126,14 +127,16 @@ def cmd_reservations(args: argparse.Namespace) -> int:
     shown = ledger.reservations(open_only=not args.all)
     now = time.time()
     if args.json:
-        print(dumps([reservation_json(r, account(ledger, r, now)) for r in shown]))
+        events = ledger.events_by_node([r.id for r in shown])
+        print(dumps([reservation_json(r, account(ledger, r, events[r.id], now)) for r in shown]))
         return EXIT_OK
     if not shown:
         print("no open reservations" if not args.all else "no reservations")
         return EXIT_OK
+    events = ledger.events_by_node([r.id for r in shown])
     for r in shown:
         label = f"{r.id}" + (f" ({r.name})" if r.name else "")
-        spent = account(ledger, r, now)
+        spent = account(ledger, r, events[r.id], now)
         print(f"{label} [{r.source}] {describe_reservation(r, now)}; {spent.words()}")
     return EXIT_OK
 
@@ -154,10 +157,10 @@ class Account:
         )
 
 
-def account(ledger: Ledger, r: Reservation, now: float) -> Account:
-    """From the reservation's events: a node's cost counts until the reservation ends;
-    after that the node is an ordinary worker of the queue."""
-    events = ledger.events(limit=100_000, node_id=r.id)
+def account(ledger: Ledger, r: Reservation, events: Sequence[Event], now: float) -> Account:
+    """From the reservation's events (``Ledger.events_by_node``, one query for a whole
+    listing): a node's cost counts until the reservation ends; after that the node is an
+    ordinary worker of the queue."""
     drained = sum(1 for e in events if e.kind == "reservation-drain")
     booted = [e.message.split(" ", 1)[0] for e in events if e.kind == "reservation-boot"]
     cost = 0.0
