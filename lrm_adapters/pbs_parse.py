@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._json_stream import object_members
 from lrm_adapters._numbers import whole
 from lrm_adapters._stream import Text, lines
 from lrm_adapters._times import epoch
@@ -72,8 +73,11 @@ def _json_table(text: str, what: str, key: str) -> dict[str, Any]:
     return table
 
 
-def qstat_json_records(text: str) -> Iterator[Attrs]:
-    for job_id, raw in _json_table(text, "qstat -F json", "Jobs").items():
+def qstat_json_records(text: Text) -> Iterator[Attrs]:
+    """``qstat -f -F json``'s Jobs, whole or in chunks as they come: one job held at a time."""
+    for job_id, raw in object_members(text, "Jobs", "qstat -F json"):
+        if not isinstance(raw, dict):
+            raise LRMParseError("qstat -F json output has no Jobs table of records")
         attrs: Attrs = {"Job_Id": job_id}
         _flatten("", raw, attrs)
         yield attrs
@@ -180,7 +184,7 @@ def parse_jobs(records: Iterator[Attrs]) -> tuple[list[Job], Counter[str]]:
     return jobs, per_host
 
 
-def parse_qstat_json(text: str) -> tuple[list[Job], Counter[str]]:
+def parse_qstat_json(text: Text) -> tuple[list[Job], Counter[str]]:
     return parse_jobs(qstat_json_records(text))
 
 

@@ -20,7 +20,9 @@ from typing import Any
 import hostlist
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._json_stream import array_members
 from lrm_adapters._numbers import finite
+from lrm_adapters._stream import Text
 from lrm_adapters.base import LRMParseError
 from lrm_adapters.sge_parse import task_count
 from lrm_adapters.slurm_reasons import is_demand
@@ -145,12 +147,14 @@ def _job(raw: dict[str, Any], running: bool) -> Job:
     )
 
 
-def parse_squeue_json(text: str) -> tuple[list[Job], Counter[str]]:
-    """Pending and running jobs, and running jobs per node, from any ``squeue --json``."""
-    data = load(text, "squeue --json")
+def parse_squeue_json(text: Text) -> tuple[list[Job], Counter[str]]:
+    """Pending and running jobs, and running jobs per node, from any ``squeue --json``,
+    whole or in chunks as they come: one job's JSON is held at a time, not the output."""
     jobs: list[Job] = []
     per_node: Counter[str] = Counter()
-    for raw in records(data, "jobs", "squeue --json"):
+    for raw in array_members(text, "jobs", "squeue --json"):
+        if not isinstance(raw, dict):
+            raise LRMParseError("squeue --json: jobs is not a list of objects")
         state = (states(raw.get("job_state")) or ["UNKNOWN"])[0]
         running = state in RUNNING_STATES
         if state != "PENDING" and not running:
