@@ -46,7 +46,11 @@ class PbsAdapter:
 
     def snapshot(self) -> QueueSnapshot:
         if self.flavor == "openpbs":
-            jobs, per_host = parse_qstat_json(self.runner.run(["qstat", "-f", "-F", "json"]))
+            jobs, per_host = streamed(  # read as it comes: a 1M-job queue, never whole
+                self.runner,
+                ["qstat", "-f", "-F", "json"],
+                lambda chunks: parse_qstat_json(decoded(chunks)),
+            )
             nodes = parse_pbsnodes_json(self.runner.run(["pbsnodes", "-av", "-F", "json"]))
             reservations = tuple(parse_pbs_rstat(self.runner.run(["pbs_rstat", "-F"])))
         else:

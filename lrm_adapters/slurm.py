@@ -63,12 +63,19 @@ class SlurmAdapter:
         self._reservation_json = True
 
     def _jobs(self) -> tuple[list[Job], Counter[str]]:
+        """Both listings are read as they come (a 1M-job queue is ~320 MB of JSON). A
+        Slurm refusing ``--json`` exits nonzero, and that exit, not the parser's complaint
+        about its (empty) output, is what ``stream`` raises: so the fallback is taken."""
         try:
-            return parse_squeue_json(self.runner.run(["squeue", "--json"]))
+            return streamed(
+                self.runner,
+                ["squeue", "--json"],
+                lambda chunks: parse_squeue_json(decoded(chunks)),
+            )
         except LRMError as exc:
             if exc.exit_code is None or not any(w in exc.stderr.lower() for w in NO_JSON):
                 raise
-        argv = ["scontrol", "-o", "show", "jobs"]  # read as it comes: a 1M-job queue
+        argv = ["scontrol", "-o", "show", "jobs"]
         return streamed(self.runner, argv, lambda chunks: parse_scontrol_jobs(decoded(chunks)))
 
     def _nodes(self) -> list[LrmNode]:

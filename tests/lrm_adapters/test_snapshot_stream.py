@@ -1,6 +1,7 @@
 """The adapters read their biggest listing through ``CommandRunner.stream`` (SGE's qstat
--xml, Slurm's scontrol fallback, Torque's qstat -f): real processes on PATH printing real
-outputs, and the snapshot the same as from the whole text."""
+-xml, Slurm's squeue --json and its scontrol fallback, Torque's qstat -f, OpenPBS's qstat
+-f -F json): real processes on PATH printing real outputs, and the snapshot the same as
+from the whole text."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import pytest
 
 from elastic.model import QueueSnapshot
 from lrm_adapters._command import CommandRunner
-from lrm_adapters.base import LRMError
+from lrm_adapters.base import LRMError, LRMParseError
 from lrm_adapters.pbs import PbsAdapter
 from lrm_adapters.sge import SgeAdapter
 from lrm_adapters.slurm import SlurmAdapter
@@ -37,7 +38,8 @@ sys.stdout.buffer.write(open(path, "rb").read())
 """
 
 SGE_QSTAT = "qstat -f -u * -r -ext -urg -xml"
-CASES: dict[str, tuple[Callable[[Any], Any], dict[str, str], str]] = {
+#: adapter, command -> fixture, the commands read through ``stream`` (in order)
+CASES: dict[str, tuple[Callable[[Any], Any], dict[str, str], list[str]]] = {
     "sge": (
         lambda runner: SgeAdapter(runner, []),
         {
@@ -45,7 +47,18 @@ CASES: dict[str, tuple[Callable[[Any], Any], dict[str, str], str]] = {
             "qhost -xml": "sge/debian_sge819_qhost_xml.xml",
             "qrstat -xml -u *": "sge/debian_sge819_qrstat_xml_u_all_empty.xml",
         },
-        SGE_QSTAT,
+        [SGE_QSTAT],
+    ),
+    "slurm squeue --json": (
+        lambda runner: SlurmAdapter(runner, []),
+        {
+            "squeue --json": "slurm/slurmweb_slurmrestd_25.05_v0.0.41_jobs.json",
+            "sinfo --json": "slurm/slurmweb_slurmrestd_25.05_v0.0.41_nodes.json",
+            "scontrol show reservation --json": (
+                "slurm/slurmweb_slurmrestd_24.05_v0.0.41_reservations.json"
+            ),
+        },
+        ["squeue --json"],
     ),
     "slurm scontrol": (
         lambda runner: SlurmAdapter(runner, []),
@@ -56,7 +69,7 @@ CASES: dict[str, tuple[Callable[[Any], Any], dict[str, str], str]] = {
                 "slurm/debian_slurm2205_scontrol_show_reservation_o_empty.txt"
             ),
         },
-        "scontrol -o show jobs",
+        ["squeue --json", "scontrol -o show jobs"],  # --json refused: the fallback
     ),
     "torque qstat -f": (
         lambda runner: PbsAdapter(runner, flavor="torque"),
@@ -64,7 +77,16 @@ CASES: dict[str, tuple[Callable[[Any], Any], dict[str, str], str]] = {
             "qstat -f": "torque/dirac_rrcki_qstat_f_torque6_running.txt",
             "pbsnodes -x": "torque/goove_fzu_pbsnodes_x_trimmed.xml",
         },
-        "qstat -f",
+        ["qstat -f"],
+    ),
+    "openpbs qstat -f -F json": (
+        lambda runner: PbsAdapter(runner, flavor="openpbs"),
+        {
+            "qstat -f -F json": "pbspro/firecrest_openpbs23_qstat_f_F_json_allusers.json",
+            "pbsnodes -av -F json": "pbspro/firecrest_openpbs23_pbsnodes_a_F_json.json",
+            "pbs_rstat -F": "pbspro/documented_pbs_rstat_F_advance_and_standing.txt",
+        },
+        ["qstat -f -F json"],
     ),
 }
 
@@ -101,7 +123,8 @@ class WholeText:
 def fake_lrm(tmp_path: Path, outputs: dict[str, str]) -> dict[str, str]:
     script = tmp_path / "fake_lrm.py"
     script.write_text(FAKE)
-    for command in {"qstat", "qhost", "qrstat", "squeue", "sinfo", "scontrol", "pbsnodes"}:
+    commands = {"qstat", "qhost", "qrstat", "squeue", "sinfo", "scontrol", "pbsnodes", "pbs_rstat"}
+    for command in commands:
         binary = tmp_path / command
         binary.write_text(f"#!{sys.executable}\nexec(open({str(script)!r}).read())\n")
         binary.chmod(0o755)
@@ -117,6 +140,44 @@ def test_the_biggest_listing_is_streamed_and_reads_as_the_whole_text(
     runner = CountingRunner(10, fake_lrm(tmp_path, outputs))
     runner.streamed = []
     streamed: QueueSnapshot = make(runner).snapshot()
-    assert runner.streamed == [big]
+    assert runner.streamed == big
     assert streamed.jobs
     assert streamed == make(WholeText(outputs)).snapshot()
+
+
+#: a Slurm without --json that still prints something before it refuses the option
+HALF_JSON_THEN_REFUSED = """\
+import sys
+sys.stdout.write('{"meta": {"plugin": {"type": "openapi/v0.0')
+sys.stdout.flush()
+sys.stderr.write("squeue: unrecognized option '--json'\\n")
+sys.exit(1)
+"""
+
+
+def slurm_outputs() -> dict[str, str]:
+    return CASES["slurm scontrol"][1]
+
+
+def test_a_refused_json_listing_falls_back_though_its_partial_output_is_not_json(
+    tmp_path: Path,
+) -> None:
+    """The parser finds the cut JSON garbled before the exit status is known; the
+    command's own error (exit 1, "unrecognized option") wins, so scontrol is read."""
+    env = fake_lrm(tmp_path, slurm_outputs())
+    squeue = tmp_path / "squeue"
+    squeue.write_text(f"#!{sys.executable}\n{HALF_JSON_THEN_REFUSED}")
+    snapshot = SlurmAdapter(CommandRunner(10, env), []).snapshot()
+    assert [j.id for j in snapshot.jobs] == ["2", "3"]  # the scontrol fixture's jobs
+
+
+def test_a_cut_json_listing_from_a_command_that_succeeded_is_a_parse_error(
+    tmp_path: Path,
+) -> None:
+    """Exit 0 with half a document is a broken reading, not a Slurm without --json."""
+    cut = tmp_path / "cut.json"
+    whole = (FIXTURES / "slurm/slurmweb_slurmrestd_25.05_v0.0.41_jobs.json").read_text()
+    cut.write_text(whole[: len(whole) // 2])
+    outputs = {**slurm_outputs(), "squeue --json": str(cut)}
+    with pytest.raises(LRMParseError, match="squeue --json"):
+        SlurmAdapter(CommandRunner(10, fake_lrm(tmp_path, outputs)), []).snapshot()
