@@ -36,6 +36,7 @@ from elastic.model import Action, Boot, Observation, Plan, ProviderKind, VoDecis
 from elastic.planning import power_save, reasons
 from elastic.planning.capacity import VoCapacity
 from elastic.planning.power_save import NOTE, is_power_save, power_up_reserved
+from elastic.planning.recall import recall, recallable
 from elastic.planning.reclaim import reclaim_idle
 from elastic.planning.repatriate import repatriate
 from elastic.planning.reserve import drain_ahead, place_reserved, set_aside_for_coming
@@ -69,12 +70,14 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     state.taken |= leaving
     early = place_reserved(state, view, leaving)
     early += drain_ahead(state, view, set_aside_for_coming(state, view))
+    state.recallable = recallable(view, leaving)
     want(state, view, leaving)
     hold_backed_off(state, view)
     place_local(state, view)
     if observation.local_ok and site.policy.reclaim_idle and view.scale_down:
         early += reclaim_idle(state, view)
     hold_for_unreadable_hosts(state, view)
+    early += recall(state, view)
     if observation.cloud_ok:
         hold_for_local_soon(state, view)
     place_cloud(state, view)

@@ -48,8 +48,10 @@ def want(state: PassState, view: View, leaving: set[str]) -> None:
         needed = view.needed(vo.name)
         reserved = state.reserved.get(vo.name, 0)  # booted for reservations this pass
         # booting and idle nodes in flavor workers: a cloud worker sized to its jobs
-        # holds less or more than one
-        covering = flavor_workers((n for n in nodes if n.id not in leaving), vo) + reserved
+        # holds less or more than one; a recallable one waits for ``recall`` to decide
+        recall = {n.id for n in state.recallable.get(vo.name, [])}
+        covering = flavor_workers((n for n in nodes if n.id not in leaving | recall), vo)
+        covering += reserved
         # a reservation's own nodes are place_reserved's: only min_nodes raises the wants
         wanted = max(needed - covering, vo.min_nodes - capacity.alive - reserved, 0)
         state.want(vo.name, wanted)

@@ -142,6 +142,9 @@ class PassState:
     #: per VO, the cloud workers sized to its queue this pass (``ec2.worker_sizing:
     #: jobs``), booted in this order by ``take_cloud``
     sized: dict[str, list[SizedWorker]] = field(default_factory=dict)
+    #: per VO, booting cloud workers whose wants local room may meet instead this pass
+    #: (``recall.recallable``): not counted as covering until ``recall`` decides
+    recallable: dict[str, list[WorkerNode]] = field(default_factory=dict)
 
     @staticmethod
     def start(view: View) -> PassState:
