@@ -27,7 +27,10 @@ from lrm_adapters._stream import Text
 from lrm_adapters.base import LRMParseError
 
 #: JSON's whitespace, as ``json.decoder`` skips it
+_SPACE_CHARS = " \t\n\r"
 _SPACE = re.compile(r"[ \t\n\r]*")
+#: a member's name with no escape or control character, its colon, the whitespace after
+_PLAIN_NAME = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
 #: the longest prefix of one token that can fail to decode only for want of its rest:
 #: ``-Infinit``, a ``\uXXXX\uXX`` escape pair, a number's ``1.5e+``
 _TOKEN_TAIL = 16
@@ -85,6 +88,10 @@ class _Reader:
                 return ""
 
     def expect(self, allowed: str, context: str) -> str:
+        pos = self.pos
+        if pos < len(self.buffer) and self.buffer[pos] in allowed:  # value() left us there
+            self.pos = pos + 1
+            return self.buffer[pos]
         char = self.peek()
         if not char or char not in allowed:
             found = repr(char) if char else "the end of the output"
@@ -101,8 +108,10 @@ class _Reader:
         return not self.ended and pos >= len(self.buffer) - _TOKEN_TAIL
 
     def value(self) -> Any:
-        """The next value, its last character followed by the next token (or the end)."""
-        self.peek()
+        """The next value, its last character followed by the next token (or the end);
+        the position is left on that token."""
+        if self.pos >= len(self.buffer) or self.buffer[self.pos] in _SPACE_CHARS:
+            self.peek()
         while True:
             try:
                 value, end = _DECODE(self.buffer, self.pos)
@@ -119,7 +128,7 @@ class _Reader:
             complete = after < len(self.buffer) and self.buffer[after] in ",]}:"
             if not complete and self._cut_short(after) and self.grow():
                 continue  # "12" of "123", "1" of "1.5": decode it again with its rest
-            self.pos = end
+            self.pos = after
             return value
 
 
@@ -154,6 +163,11 @@ def object_members(source: Text, key: str, what: str) -> Iterator[tuple[str, Any
 
 
 def _name(reader: _Reader, context: str) -> str:
+    """A member's name and its colon, past the whitespace after them."""
+    plain = _PLAIN_NAME.match(reader.buffer, reader.pos)
+    if plain:  # a name whole in the buffer, without escapes: what decoding it would give
+        reader.pos = plain.end()
+        return plain.group(1)
     if reader.peek() != '"':
         reader.expect('"', f"(a member's name) {context}")
     name = reader.value()

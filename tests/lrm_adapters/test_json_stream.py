@@ -106,6 +106,18 @@ def test_every_cut_through_strings_escapes_numbers_and_utf8_reads_the_same() -> 
     assert parse_squeue_json(decoded(pieces(data, 1))) == jobs
 
 
+def test_every_cut_through_pbs_job_ids_with_escapes_reads_the_same() -> None:
+    """PBS's job ids are the Jobs object's names: escaped ones are decoded, not copied."""
+    text = (FIXTURES / QSTAT[0]).read_text()
+    odd = text.replace('"1004.pbs"', '"10\\u0030\\"4.p\\\\bsé"', 1)
+    odd = odd.replace('"Jobs":{', '"Jobs":{ "1\\/2" : {"job_state": "Q"} ,\n', 1)
+    data = odd.encode()
+    whole = loaded_pairs(odd)
+    assert [name for name, _ in whole[:2]] == ["1/2", '100"4.p\\bsé']
+    for cut in range(len(data)):
+        assert qstat_jobs(decoded([data[:cut], data[cut:]])) == whole, cut
+
+
 def test_a_number_cut_at_a_chunk_end_is_read_whole() -> None:
     """``12`` decodes as a number on its own: it is taken only once ``3,`` has come."""
     chunks = ['{"jobs": [12', "3", ".5", "e1", ", -", "7]", ', "n": 4', "2}"]
