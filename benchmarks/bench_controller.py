@@ -213,41 +213,48 @@ def condor_ads(n: int) -> list[bytes]:
     )
 
 
-def slurm_json(n: int) -> str:
-    return json.dumps(
-        {
-            "jobs": [
-                {
-                    "job_id": i,
-                    "job_state": ["PENDING"],
-                    "state_reason": "Priority",
-                    "cpus": {"set": True, "infinite": False, "number": 4},
-                    "node_count": {"set": True, "infinite": False, "number": 1},
-                    "memory_per_node": {"set": True, "infinite": False, "number": 8000},
-                    "account": f"vo{i % 5}",
-                    "partition": "batch",
-                    "user_name": f"u{i % 97}",
-                }
-                for i in range(n)
-            ]
-        }
-    )
-
-
-def pbs_json(n: int) -> str:
-    return json.dumps(
-        {
-            "Jobs": {
-                f"{i}.server": {
-                    "job_state": "Q",
-                    "queue": "workq",
-                    "Job_Owner": f"u{i % 97}@h",
-                    "Resource_List": {"ncpus": 4, "mem": "8gb", "select": "1:ncpus=4"},
-                }
-                for i in range(n)
+def slurm_json(n: int) -> list[bytes]:
+    """``squeue --json`` (v0.0.39+ shapes), the text ``json.dumps`` of the whole gives."""
+    jobs = (
+        json.dumps(
+            {
+                "job_id": i,
+                "job_state": ["PENDING"],
+                "state_reason": "Priority",
+                "cpus": {"set": True, "infinite": False, "number": 4},
+                "node_count": {"set": True, "infinite": False, "number": 1},
+                "memory_per_node": {"set": True, "infinite": False, "number": 8000},
+                "account": f"vo{i % 5}",
+                "partition": "batch",
+                "user_name": f"u{i % 97}",
             }
-        }
+        )
+        for i in range(n)
     )
+    return chunks_of(['{"jobs": [', *_joined(jobs), "]}"])
+
+
+def pbs_json(n: int) -> list[bytes]:
+    """OpenPBS ``qstat -f -F json``, the text ``json.dumps`` of the whole gives."""
+    jobs = (
+        f'"{i}.server": '
+        + json.dumps(
+            {
+                "job_state": "Q",
+                "queue": "workq",
+                "Job_Owner": f"u{i % 97}@h",
+                "Resource_List": {"ncpus": 4, "mem": "8gb", "select": "1:ncpus=4"},
+            }
+        )
+        for i in range(n)
+    )
+    return chunks_of(['{"Jobs": {', *_joined(jobs), "}}"])
+
+
+def _joined(members: Iterable[str]) -> Iterator[str]:
+    """JSON members with ``json.dumps``'s ", " between them."""
+    for i, member in enumerate(members):
+        yield f", {member}" if i else member
 
 
 def parse_condor(chunks: list[bytes]) -> list[Job]:
@@ -262,9 +269,9 @@ def texts(parse: Callable[[Iterator[str]], Any]) -> Callable[[list[bytes]], Any]
 @dataclass(frozen=True)
 class Parser:
     name: str
-    make: Callable[[int], Any]  # jobs -> the output (chunks, or one text)
+    make: Callable[[int], Any]  # jobs -> the output, as ~64 KB chunks of bytes
     parse: Callable[[Any], object]
-    #: fed chunk by chunk (CommandRunner.stream); else one JSON document, loaded whole
+    #: fed chunk by chunk (CommandRunner.stream), as every parser now is
     streamed: bool
 
 
@@ -273,8 +280,8 @@ PARSERS = [
     Parser("Slurm scontrol -o", scontrol_jobs, texts(parse_scontrol_jobs), True),
     Parser("PBS qstat -f", pbs_text, texts(parse_pbs_text), True),
     Parser("HTCondor -long", condor_ads, parse_condor, True),
-    Parser("Slurm squeue --json", slurm_json, parse_squeue_json, False),
-    Parser("PBS qstat -F json", pbs_json, parse_pbs_json, False),
+    Parser("Slurm squeue --json", slurm_json, texts(parse_squeue_json), True),
+    Parser("PBS qstat -F json", pbs_json, texts(parse_pbs_json), True),
 ]
 
 
@@ -416,7 +423,7 @@ def parser_verdict(parser: Parser, rows: list[dict[str, Any]], full: bool) -> di
         f"  {'':<20} growth {ratios} (time/size): {'near-linear' if linear else 'NOT linear'}; "
         f"< {limit:g} s at {rows[-1]['jobs'] // 1000}k: {'MET' if fast else 'MISSED'}; "
         f"memory flat: {'MET' if flat else 'MISSED'}"
-        + ("" if parser.streamed else " (one JSON document, loaded whole)")
+        + ("" if parser.streamed else " (the output read whole)")
     )
     return {"fast": fast, "near_linear": linear, "memory_flat": flat, "growth": growth}
 

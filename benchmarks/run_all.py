@@ -342,8 +342,8 @@ job instances (array tasks counted); records are the Job objects they come as.
 
 LRM parsers on generated outputs, one timed run each; working MB is tracemalloc's peak
 less the jobs returned (what the parser keeps besides its result), beside the output's
-size. Streamed parsers read the command's output in chunks (`CommandRunner.stream`); one
-JSON document (squeue --json, PBS -F json) cannot be streamed with the standard library.
+size. Streamed parsers read the command's output in chunks (`CommandRunner.stream`); the
+JSON ones (squeue --json, PBS -F json) decode one job at a time as the document arrives.
 
 | parser | jobs | seconds | output MB | working MB | streamed |
 |---|---|---|---|---|---|
