@@ -530,8 +530,9 @@ class Policy(_Strict):
     their idle timeout (false: each VO keeps its idle workers until their timeout)."""
     repatriate_cloud: bool = True
     """Drain an idle cloud worker at once, before its idle timeout, when a spare idle local
-    worker of its VO or free host room could take its VO's next jobs; and a booting one not
-    yet joined, when local room found this pass is up no later than it plus the burst delay."""
+    worker of its VO or free host room could take its VO's next jobs; and destroy a booting
+    one not yet joined when local room found this pass is up no later than it plus the burst
+    delay."""
     heartbeat_timeout_s: Annotated[int, Field(ge=60)] = 900
     """Cloud workers count the controller dead when its heartbeat tag is older than this
     (at least twice `pass_interval_s`; docs/deadman.md)."""

@@ -77,7 +77,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
     if observation.local_ok and site.policy.reclaim_idle and view.scale_down:
         early += reclaim_idle(state, view)
     hold_for_unreadable_hosts(state, view)
-    early += recall(state, view)
+    recalled = recall(state, view)
     if observation.cloud_ok:
         hold_for_local_soon(state, view)
     place_cloud(state, view)
@@ -86,6 +86,7 @@ def plan(observation: Observation, site: Site, now: float) -> Plan:
         early += repatriate(state, view)
     actions: list[Action] = [*boots_for(site, state.placements, observation.next_serial)]
     actions += destroys
+    actions += recalled
     actions += early
     actions += retire(state, view)
     if not view.scale_down:

@@ -14,15 +14,18 @@ when a local worker, booted now, would be up no later than it plus the burst del
 the wait the site already accepts for local room over paying. Its want is put back for
 local placement and reclaim to meet this pass (``uncover``); what they could not meet
 stays covered by the booting workers (``recall``), and only the workers whose room was
-found locally are drained. Drained before joining, never destroyed unproven: the
-scale-down rules retire them once empty, as any drained worker.
+found locally are destroyed. Destroyed, not drained: the LRM does not list them, so
+there is nothing to drain, and a drained worker the LRM never listed would read as
+vanished to the plausibility check. The evidence is the one a never-joined worker is
+destroyed on past its boot deadline (``scale_down.proven_empty``): not listed, no job
+ever seen on it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from elastic.model import Drain, LrmNodeState, NodeState, ProviderKind, WorkerNode
+from elastic.model import Destroy, LrmNodeState, NodeState, ProviderKind, WorkerNode
 from elastic.planning.state import PassState, View
 from elastic.planning.thresholds import boot_time, burst_delay
 
@@ -80,15 +83,15 @@ def uncovered(nodes: Sequence[WorkerNode], flavor_cores: int, flavor_memory_mb: 
     return sum(units(n, flavor_cores, flavor_memory_mb) for n in nodes)
 
 
-def recall(state: PassState, view: View) -> list[Drain]:
-    """Drain the recallable workers whose wants local placement and reclaim met.
+def recall(state: PassState, view: View) -> list[Destroy]:
+    """Destroy the recallable workers whose wants local placement and reclaim met.
 
     Each VO's wants still open are first met by its recallable workers again, the
     earliest to be up first; the rest, whose room was found locally this pass, are
-    drained. The VO's ``wanted`` and ``covered`` are put back for the wants the kept
+    destroyed. The VO's ``wanted`` and ``covered`` are put back for the wants the kept
     workers hold, so its decision reads as it would without them.
     """
-    drains: list[Drain] = []
+    destroys: list[Destroy] = []
     for vo in view.site.vos:
         nodes = state.recallable.get(vo.name, [])
         if not nodes:
@@ -112,13 +115,13 @@ def recall(state: PassState, view: View) -> list[Drain]:
         gone = [n for n in nodes if n not in keep]
         if not gone:
             continue
-        for node in gone:  # past the drain budget, a worker stays: repatriated once idle
+        for node in gone:  # past the early-drain budget one stays: repatriated once idle
             if state.early_drains_left <= 0:
                 break
             state.early_drains_left -= 1
             state.taken.add(node.id)
-            drains.append(
-                Drain(
+            destroys.append(
+                Destroy(
                     node.id,
                     vo.name,
                     "booting cloud worker, not joined yet: local room found this pass takes "
@@ -126,4 +129,4 @@ def recall(state: PassState, view: View) -> list[Drain]:
                     "(cloud nodes go first)",
                 )
             )
-    return drains
+    return destroys

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from elastic.model import (
+    Destroy,
     Drain,
     Host,
     LrmNodeState,
@@ -44,7 +45,9 @@ def observe(
 
 
 def drained(p: object) -> list[str]:
-    return sorted(a.node_id for a in p.actions if isinstance(a, Drain))  # type: ignore[attr-defined]
+    """Nodes the plan drains or destroys: a recalled worker is destroyed, the idle local
+    worker whose room it takes is drained."""
+    return sorted(a.node_id for a in p.actions if isinstance(a, Drain | Destroy))  # type: ignore[attr-defined]
 
 
 def test_a_booting_cloud_worker_gives_way_when_reclaimed_local_room_is_up_sooner() -> None:
@@ -53,7 +56,8 @@ def test_a_booting_cloud_worker_gives_way_when_reclaimed_local_room_is_up_sooner
     p = plan(observe([booting(), *idle_cms()]), make_site(**TIMINGS), NOW)
     assert "e1" in drained(p)
     assert len(drained(p)) == 2  # e1 and one idle cms worker, whose room atlas takes
-    (recalled,) = [a for a in p.actions if isinstance(a, Drain) and a.node_id == "e1"]
+    (recalled,) = [a for a in p.actions if isinstance(a, Destroy) and a.node_id == "e1"]
+    assert not recalled.never_joined  # not a boot failure: no backoff for its target
     assert "booting cloud worker" in recalled.reason and "local room" in recalled.reason
     assert not [b for b in p.boots if b.provider is ProviderKind.EC2]  # and no new rental
 
