@@ -243,7 +243,9 @@ the planner, an import contract holds them to that):
   at once, idle workers destroyed at once): floor and ceiling, in the detailed tables only.
 
 Ablations (the real planner with one rule off): **elastic-noreclaim**, **elastic-norepatr**
-(no repatriation), **elastic-localonly** (no EC2). Jobs wider than a worker span several
+(no repatriation of idle cloud workers, no recall of booting ones), **elastic-localonly**
+(no EC2), **elastic-noburstdelay** (the site's `cloud_burst_after_s` 0, renting the first
+pass a job finds no local room). Jobs wider than a worker span several
 workers (`SimJob.nodes`); a job no worker count holds would be left out, counted, and
 fail every target. Jobs whose trace gives no memory get 1000 MB per core (the synthetic
 scenarios, and NASA, whose memory fields are -1). Prices are the site's price table

@@ -29,10 +29,17 @@ def without_reclaim(site: Site) -> tuple[Policy, Site]:
 
 
 def without_repatriation(site: Site) -> tuple[Policy, Site]:
-    """elastic that keeps idle cloud workers to their timeout even when local room waits."""
+    """elastic that keeps idle cloud workers to their timeout even when local room waits,
+    and booting ones even when local room would be up as soon (no recall)."""
     return plan, _with_policy(site, repatriate_cloud=False)
 
 
 def local_only(site: Site) -> tuple[Policy, Site]:
     """elastic that never bursts: the site without its ec2 section."""
     return plan, site.model_copy(update={"ec2": None})
+
+
+def without_burst_delay(site: Site) -> tuple[Policy, Site]:
+    """elastic that rents for a job the first pass it finds no local room: the site's
+    ``cloud_burst_after_s`` set to 0 (the default of a site that sets none)."""
+    return plan, _with_policy(site, cloud_burst_after_s=0)

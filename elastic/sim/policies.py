@@ -12,6 +12,7 @@ ABLATIONS: dict[str, Factory] = {
     "elastic-noreclaim": ablations.without_reclaim,
     "elastic-norepatr": ablations.without_repatriation,
     "elastic-localonly": ablations.local_only,
+    "elastic-noburstdelay": ablations.without_burst_delay,
 }
 POLICIES: dict[str, Factory] = {"elastic": ablations.elastic, **BASELINES, **ABLATIONS}
 #: where the static cluster exists from the start, its workers are ready at once

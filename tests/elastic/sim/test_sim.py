@@ -237,3 +237,22 @@ def test_local_share_is_shown_against_the_configured_shares_of_the_vos_that_ran(
     assert m.local_share == {"atlas": pytest.approx(0.75), "lhcb": pytest.approx(0.25)}
     # cms ran nothing: atlas (50) and lhcb (20) split the room 5:2 by site.yaml
     assert m.configured_share == {"atlas": pytest.approx(5 / 7), "lhcb": pytest.approx(2 / 7)}
+
+
+def test_the_ablations_change_one_setting_of_the_site_and_nothing_else(site):
+    """Each ablation is the real planner on the site with one rule off: the settings it
+    names differ, every other one is the site's own."""
+    site = site.model_copy(
+        update={"policy": site.policy.model_copy(update={"cloud_burst_after_s": 120})}
+    )
+    changed = {
+        "elastic-noreclaim": {"reclaim_idle": False},
+        "elastic-norepatr": {"repatriate_cloud": False},
+        "elastic-noburstdelay": {"cloud_burst_after_s": 0},
+    }
+    for name, settings in changed.items():
+        policy, ablated = POLICIES[name](site)
+        assert policy is POLICIES["elastic"](site)[0]
+        before, after = site.policy.model_dump(), ablated.policy.model_dump()
+        assert {k: v for k, v in after.items() if before[k] != v} == settings, name
+        assert ablated.model_copy(update={"policy": site.policy}) == site, name
