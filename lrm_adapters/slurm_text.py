@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterator
 
 from elastic.model import Job, LrmNode
+from lrm_adapters._memo import Memo
 from lrm_adapters._numbers import whole
-from lrm_adapters._stream import Text, lines
+from lrm_adapters._stream import Text
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
-from lrm_adapters.base import LRMParseError
 from lrm_adapters.slurm_parse import (
     RUNNING_STATES,
     expand_hostlist,
@@ -26,54 +25,9 @@ from lrm_adapters.slurm_parse import (
     states,
 )
 from lrm_adapters.slurm_reasons import is_demand
+from lrm_adapters.slurm_tokens import FieldReader, Record, blocks, iter_records, records
 
-Record = dict[str, str]
-_TOKEN = re.compile(r"(?:^|\s)([A-Za-z][\w:/.]*)=")
-
-
-def records(text: Text, first_key: str) -> list[Record]:
-    """Key=Value records; a new record starts at each ``first_key``."""
-    return list(iter_records(text, first_key))
-
-
-def iter_records(text: Text, first_key: str) -> Iterator[Record]:
-    """``records`` one at a time, from the whole text or its chunks as they come.
-
-    A record starts where ``first_key=`` follows the start of the output or whitespace
-    (one line in ``-o`` form, several indented lines otherwise); only the lines of the
-    record being read are held.
-    """
-    needle = f"{first_key}="
-    block: list[str] = []
-    for line in lines([text] if isinstance(text, str) else text):
-        cut = 0
-        at = line.find(needle)  # str.find, not a regex tried at every position
-        while at != -1:
-            if at == 0 or line[at - 1].isspace():  # what \s matches; a line's start too
-                if at > 0 or block:
-                    block.append(line[cut:at])
-                    record = _record("\n".join(block), first_key)
-                    if record is not None:
-                        yield record
-                block, cut = [], at
-            at = line.find(needle, at + 1)
-        block.append(line[cut:])
-    record = _record("\n".join(block), first_key)
-    if record is not None:
-        yield record
-
-
-def _record(block: str, first_key: str) -> Record | None:
-    """One block's Key=Value tokens; None for text before the first record."""
-    if f"{first_key}=" not in block:
-        return None
-    # one split in C: [text before the first key, key, value, key, value, ...]; a key
-    # given twice keeps its last value, as before
-    parts = _TOKEN.split(block)
-    record: Record = dict(zip(parts[1::2], map(str.strip, parts[2::2]), strict=True))
-    if first_key not in record:  # "<JobId=…": a record we cannot read, not one fewer
-        raise LRMParseError(f"scontrol record without {first_key}: {block[:60]!r}")
-    return record
+__all__ = ["Record", "iter_records", "parse_scontrol_jobs", "parse_scontrol_nodes", "records"]
 
 
 def _name(value: str) -> str | None:
@@ -90,45 +44,111 @@ def _limit(text: str) -> int | None:
     return days * 86400 + hours * 3600 + minutes * 60 + secs
 
 
+def _count(what: str, text: str) -> int:
+    """``4`` or a range's least, ``4-8``: the count a job asks for at least."""
+    return whole(text.split("-")[0], what, default=1)
+
+
+def _reason(text: str) -> tuple[str, bool, bool]:
+    """The reason code of ``Reason=`` (``None`` when cut short, a job's reason "" then),
+    and whether it is demand for a job that names its nodes and for one that does not."""
+    code = next(iter(text.split()), "None")
+    named, not_named = is_demand(code, named_nodes=True), is_demand(code, named_nodes=False)
+    return "" if code == "None" else code, named, not_named
+
+
+def _size(texts: tuple[str, str, str, str]) -> tuple[int, int, int]:
+    """Cores, memory and nodes of ``NumCPUs``, ``NumNodes``, ``MinMemoryNode`` and
+    ``MinMemoryCPU``: the memory per node times the nodes, else per CPU times the CPUs."""
+    num_cpus, num_nodes, node_mem, cpu_mem = texts
+    cpus = _count("scontrol NumCPUs", num_cpus)
+    nodes = _count("scontrol NumNodes", num_nodes)
+    per_node_mb = memory_mb(node_mem, default_unit="m")
+    per_cpu_mb = memory_mb(cpu_mem, default_unit="m")
+    return max(cpus, 1), per_node_mb * nodes if per_node_mb else per_cpu_mb * cpus, nodes
+
+
+def _features(text: str) -> tuple[str, ...]:
+    return () if text == "(null)" else tuple(re.split(r"[&|,]", text))
+
+
+def _hosts(text: str) -> tuple[str, ...]:
+    return tuple(expand_hostlist(text))
+
+
+#: the fields a job is made of, with what a record without one means (``(null)``: none)
+JOB_FIELDS = (
+    ("JobId", ""),
+    ("JobState", ""),
+    ("NumCPUs", ""),
+    ("NumNodes", ""),
+    ("MinMemoryNode", ""),
+    ("MinMemoryCPU", ""),
+    ("Reason", ""),
+    ("TimeLimit", ""),
+    ("ReqNodeList", "(null)"),
+    ("UserId", ""),
+    ("GroupId", ""),
+    ("QOS", "(null)"),
+    ("Partition", ""),
+    ("Account", "(null)"),
+    ("Features", "(null)"),
+    ("SubmitTime", ""),
+    ("StartTime", ""),
+    ("NodeList", ""),
+)
+
+
 def parse_scontrol_jobs(text: Text) -> tuple[list[Job], Counter[str]]:
     """Pending and running jobs, and running jobs per node, from ``scontrol -o show jobs``:
-    the whole output or its chunks (``CommandRunner.stream``), read a record at a time."""
+    the whole output or its chunks (``CommandRunner.stream``), read a record at a time.
+
+    Each distinct text of a field that repeats across a queue (counts, sizes, limits,
+    reasons, users, stamps, node lists) is converted once per call (``Memo``)."""
     jobs: list[Job] = []
     per_node: Counter[str] = Counter()
-    for r in iter_records(text, "JobId"):
-        state = r.get("JobState", "")
+    reader = FieldReader("JobId", JOB_FIELDS)
+    size_of = Memo(_size)
+    reason_of = Memo(_reason)
+    limit_of = Memo(_limit)
+    name_of = Memo(_name)
+    features_of = Memo(_features)
+    epoch_of = Memo(epoch)  # a missing stamp, "", is None as a missing one is
+    hosts_of = Memo(_hosts)
+    for block in blocks(text, "JobId"):
+        values = reader.values(block)
+        if values is None:
+            continue
+        (job_id, state, num_cpus, num_nodes, node_mem, cpu_mem, reason_text, limit,
+         req_nodes, user, group, qos, partition, account, features, submit, start,
+         node_list) = values  # fmt: skip
         running = state in RUNNING_STATES
         if state != "PENDING" and not running:
             continue
-        cpus = whole(r.get("NumCPUs", "").split("-")[0], "scontrol NumCPUs", default=1)
-        nodes = whole(r.get("NumNodes", "").split("-")[0], "scontrol NumNodes", default=1)
-        per_node_mb = memory_mb(r.get("MinMemoryNode", ""), default_unit="m")
-        per_cpu_mb = memory_mb(r.get("MinMemoryCPU", ""), default_unit="m")
-        reason = next(iter(r.get("Reason", "").split()), "None")  # "Reason=" cut short
-        features = r.get("Features", "(null)")
-        jobs.append(
-            Job(
-                id=r["JobId"],
-                cores=max(cpus, 1),
-                memory_mb=per_node_mb * nodes if per_node_mb else per_cpu_mb * cpus,
-                nodes=nodes,
-                walltime_s=_limit(r.get("TimeLimit", "")),
-                runnable=is_demand(reason, named_nodes=r.get("ReqNodeList", "(null)") != "(null)"),
-                running=running,
-                user=_name(r.get("UserId", "")),
-                group=_name(r.get("GroupId", "")),
-                project=None if r.get("QOS") in {None, "(null)"} else r["QOS"],
-                queue=r.get("Partition") or None,
-                account=None if r.get("Account") in {None, "(null)"} else r["Account"],
-                features=() if features == "(null)" else tuple(re.split(r"[&|,]", features)),
-                submit_time=epoch(r.get("SubmitTime")),
-                start_time=epoch(r.get("StartTime")) if running else None,
-                hosts=tuple(expand_hostlist(r.get("NodeList", ""))) if running else (),
-                reason="" if reason == "None" else reason,
-            )
+        cores, memory, nodes = size_of[num_cpus, num_nodes, node_mem, cpu_mem]
+        reason, if_named, if_not_named = reason_of[reason_text]
+        job = Job(
+            id=job_id,
+            cores=cores,
+            memory_mb=memory,
+            nodes=nodes,
+            walltime_s=limit_of[limit],
+            runnable=if_named if req_nodes != "(null)" else if_not_named,
+            running=running,
+            user=name_of[user],
+            group=name_of[group],
+            project=None if qos == "(null)" else qos,
+            queue=partition or None,
+            account=None if account == "(null)" else account,
+            features=features_of[features],
+            submit_time=epoch_of[submit],
+            start_time=epoch_of[start] if running else None,
+            hosts=hosts_of[node_list] if running else (),
+            reason=reason,
         )
+        jobs.append(job)
         if running:
-            per_node.update(jobs[-1].hosts)
+            per_node.update(job.hosts)
     return jobs, per_node
 
 
