@@ -16,11 +16,12 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._memo import Memo
 from lrm_adapters._numbers import bounded, whole
 from lrm_adapters._times import epoch
 from lrm_adapters._units import memory_mb
@@ -78,81 +79,153 @@ class QstatResult:
     running_per_host: Counter[str] = field(default_factory=Counter)
 
 
-def _job(values: dict[str, str], requests: dict[str, str], pe_slots: str | None) -> Job:
-    state = values.get("state", "")
-    slots = whole(values.get("slots") or pe_slots, "qstat slots", default=1)
-    per_slot = next((memory_mb(requests[r]) for r in MEMORY_REQUESTS if r in requests), 0)
+def _state(state: str) -> tuple[bool, bool, str, bool]:
+    """Runnable, running, the reason it does not run, and whether its tasks count (a
+    running array task is one job)."""
     runnable = "h" not in state and "E" not in state
-    reason = "" if runnable else f"state {state}"
-    queue = requests.get("q") or values.get("hard_req_queue") or None
-    return Job(
-        id=values.get("JB_job_number", "?"),
-        cores=max(1, slots),
-        memory_mb=per_slot * max(1, slots),
-        count=task_count(values["tasks"]) if "tasks" in values and "r" not in state else 1,
-        walltime_s=seconds(requests["h_rt"]) if "h_rt" in requests else None,
-        runnable=runnable,
-        running=any(letter in state for letter in "rtR") and "q" not in state,
-        user=values.get("JB_owner") or None,
-        group=values.get("JB_group") or None,
-        project=values.get("JB_project") or None,
-        queue=queue.split("@")[0] if queue else None,
-        submit_time=epoch(values.get("JB_submission_time")),
-        start_time=epoch(values.get("JAT_start_time")),
-        reason=reason,
-    )
+    running = any(letter in state for letter in "rtR") and "q" not in state
+    return runnable, running, "" if runnable else f"state {state}", "r" not in state
 
 
-class _QstatReader:
-    """Expat callbacks for ``qstat -xml``: no element objects at all, which makes
-    a 100k-job queue about twice as fast to read as ``iterparse``."""
+def _slots(text: str | None) -> int:
+    return max(1, whole(text, "qstat slots", default=1))
+
+
+def _queue(text: str) -> str:
+    return text.split("@")[0]
+
+
+class _JobReader:
+    """Jobs from the values of one ``job_list``; each distinct text of a field converted
+    once per parse (``Memo``): a queue repeats its states, slots, sizes and stamps."""
 
     def __init__(self) -> None:
-        self.result = QstatResult()
-        self.values: dict[str, str] = {}
-        self.requests: dict[str, str] = {}
-        self.request_name = ""
-        self.pe_slots: str | None = None
-        self.queue: QueueInstance | None = None
-        self.in_job = False
-        self.text: list[str] = []
+        self.states = Memo(_state)
+        self.slots = Memo(_slots)
+        self.sizes = Memo(memory_mb)
+        self.tasks = Memo(task_count)
+        self.limits = Memo(seconds)
+        self.stamps = Memo(epoch)
+        self.queues = Memo(_queue)
 
-    def start(self, tag: str, attrs: dict[str, str]) -> None:
-        self.text = []
-        if tag == "Queue-List":
-            self.queue = QueueInstance("")
+    def job(self, values: dict[str, str], requests: dict[str, str], pe_slots: str | None) -> Job:
+        """The job, its ``hosts`` still empty."""
+        get = values.get
+        runnable, running, reason, counted = self.states[get("state", "")]
+        slots = self.slots[get("slots") or pe_slots]
+        per_slot = 0
+        if requests:
+            for name in MEMORY_REQUESTS:
+                if name in requests:
+                    per_slot = self.sizes[requests[name]]
+                    break
+        queue = requests.get("q") or get("hard_req_queue")
+        tasks = get("tasks")
+        limit = requests.get("h_rt")
+        return Job(
+            id=get("JB_job_number", "?"),
+            cores=slots,
+            memory_mb=per_slot * slots,
+            count=self.tasks[tasks] if tasks is not None and counted else 1,
+            walltime_s=self.limits[limit] if limit is not None else None,
+            runnable=runnable,
+            running=running,
+            user=get("JB_owner") or None,
+            group=get("JB_group") or None,
+            project=get("JB_project") or None,
+            queue=self.queues[queue] if queue else None,
+            submit_time=self.stamps[get("JB_submission_time")],
+            start_time=self.stamps[get("JAT_start_time")],
+            reason=reason,
+        )
+
+
+#: the job_list values a job is read from: the others are not kept
+_JOB_VALUES = frozenset(
+    {
+        "JB_job_number",
+        "JB_owner",
+        "JB_group",
+        "JB_project",
+        "state",
+        "slots",
+        "tasks",
+        "hard_req_queue",
+        "JB_submission_time",
+        "JAT_start_time",
+        "queue_name",
+    }
+)
+_REQUESTS = frozenset({"hard_request", "soft_request"})
+_STARTS = _REQUESTS | {"job_list", "Queue-List"}
+_ENDS = _STARTS | {"requested_pe"}
+_QUEUE_FIELDS = frozenset({"name", "state", "slots_used", "slots_total"})
+Start = Callable[[str, list[str]], None]
+End = Callable[[str], None]
+
+
+def _attribute(attrs: list[str], name: str) -> str:
+    """``name``'s value in expat's ordered attributes ``[name, value, name, value, ...]``."""
+    names = attrs[::2]
+    return attrs[2 * names.index(name) + 1] if name in names else ""
+
+
+def _qstat_handlers(result: QstatResult, parts: list[str]) -> tuple[Start, End]:
+    """Expat's start and end callbacks for ``qstat -xml``, filling ``result``.
+
+    No element objects at all (about twice as fast as ``iterparse``), and as little as
+    can be done a callback: ``parts`` is the character data since the last start or
+    end (expat appends to it, in C), joined and stripped only for the elements read.
+    """
+    reader = _JobReader()
+    clear, join = parts.clear, "".join
+    job_values, starts, ends = _JOB_VALUES, _STARTS, _ENDS
+    values: dict[str, str] = {}
+    requests: dict[str, str] = {}
+    request_name = ""
+    pe_slots: str | None = None
+    queue: QueueInstance | None = None
+    in_job = False
+
+    def start(tag: str, attrs: list[str]) -> None:
+        nonlocal values, requests, pe_slots, in_job, queue, request_name
+        if parts:  # a test, cheaper than a call, and true only between elements
+            clear()
+        if tag in starts:
+            if tag == "job_list":
+                values, requests, pe_slots, in_job = {}, {}, None, True
+            elif tag == "Queue-List":
+                queue = QueueInstance("")
+            else:
+                request_name = _attribute(attrs, "name")
+
+    def end(tag: str) -> None:
+        nonlocal pe_slots, in_job, queue
+        if in_job and tag in job_values:  # the most common: a job's own value
+            values[tag] = join(parts).strip()
+        elif tag not in ends:
+            if not in_job and queue is not None and tag in _QUEUE_FIELDS:
+                _set_queue_field(queue, tag, join(parts).strip())
         elif tag == "job_list":
-            self.values, self.requests, self.pe_slots, self.in_job = {}, {}, None, True
-        elif tag in {"hard_request", "soft_request"}:
-            self.request_name = attrs.get("name", "")
-
-    def characters(self, data: str) -> None:
-        self.text.append(data)
-
-    def end(self, tag: str) -> None:
-        text = "".join(self.text).strip()
-        self.text = []
-        if tag == "job_list":
-            job = _job(self.values, self.requests, self.pe_slots)
+            job = reader.job(values, requests, pe_slots)
             if job.running:
-                queue = self.queue.name if self.queue else ""
-                host = (self.values.get("queue_name") or queue).split("@")[-1]
-                self.result.running_per_host[host] += 1
-                job = replace(job, hosts=(host,)) if host else job
-            self.result.jobs.append(job)
-            self.in_job = False
-        elif tag in {"hard_request", "soft_request"}:
-            self.requests.setdefault(self.request_name, text)
+                host = (values.get("queue_name") or (queue.name if queue else "")).split("@")[-1]
+                result.running_per_host[host] += 1
+                if host:
+                    job = replace(job, hosts=(host,))
+            result.jobs.append(job)
+            in_job = False
         elif tag == "requested_pe":
-            self.pe_slots = text
-        elif tag == "Queue-List" and self.queue is not None:
-            self.result.queues.append(self.queue)
-            self.queue = None
-        elif not self.in_job:
-            if self.queue is not None:
-                _set_queue_field(self.queue, tag, text)
-        else:
-            self.values[tag] = text
+            pe_slots = join(parts).strip()
+        elif tag == "Queue-List":
+            if queue is not None:
+                result.queues.append(queue)
+                queue = None
+        else:  # hard_request, soft_request: the first of a name counts
+            requests.setdefault(request_name, join(parts).strip())
+        clear()
+
+    return start, end
 
 
 def parse_qstat_xml(data: bytes | str | Iterable[bytes]) -> QstatResult:
@@ -164,19 +237,20 @@ def parse_qstat_xml(data: bytes | str | Iterable[bytes]) -> QstatResult:
         if isinstance(data, str | bytes)
         else data
     )
-    reader = _QstatReader()
+    result = QstatResult()
+    parts: list[str] = []
     parser = expat.ParserCreate()
     parser.buffer_text = True
-    parser.StartElementHandler = reader.start
-    parser.EndElementHandler = reader.end
-    parser.CharacterDataHandler = reader.characters
+    parser.ordered_attributes = True  # a list, not a dict, for each element's attributes
+    parser.StartElementHandler, parser.EndElementHandler = _qstat_handlers(result, parts)
+    parser.CharacterDataHandler = parts.append
     try:
         for chunk in chunks:
             parser.Parse(chunk, False)
         parser.Parse(b"", True)
     except expat.ExpatError as exc:
         raise LRMParseError(f"qstat XML is garbled: {exc}") from exc
-    return reader.result
+    return result
 
 
 def _set_queue_field(queue: QueueInstance, tag: str, text: str) -> None:
