@@ -4,7 +4,7 @@ Layer: pure parsing support, standard library only. ``squeue --json`` of a milli
 is ~320 MB, and ``json.loads`` of it holds the text and every job's dict at once (~3x the
 output). What a parser needs is one member of the top-level object (``"jobs"``, PBS's
 ``"Jobs"``), job by job; so here the document is walked at its top two levels by hand
-and each job (or PBS value) is decoded alone by the C scanner (``raw_decode``), from a
+and each job (or PBS value) is decoded alone by the C scanner (``scan_once``), from a
 buffer that keeps only the text not yet consumed. The other top-level members (meta,
 errors, timestamp...) are decoded and dropped.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, NoReturn
 
 from lrm_adapters._stream import Text
@@ -34,7 +34,10 @@ _PLAIN_NAME = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
 #: the longest prefix of one token that can fail to decode only for want of its rest:
 #: ``-Infinit``, a ``\uXXXX\uXX`` escape pair, a number's ``1.5e+``
 _TOKEN_TAIL = 16
-_DECODE = json.JSONDecoder().raw_decode
+#: the C scanner ``raw_decode`` wraps, called without that Python frame: (value, end), or
+#: StopIteration(pos) where no value starts (what ``raw_decode`` calls "Expecting value")
+_DECODE: Callable[[str, int], tuple[Any, int]]
+_DECODE = json.JSONDecoder().scan_once  # type: ignore[attr-defined]  # typeshed lacks it
 
 
 def _skip_space(text: str, pos: int) -> int:
@@ -110,11 +113,18 @@ class _Reader:
     def value(self) -> Any:
         """The next value, its last character followed by the next token (or the end);
         the position is left on that token."""
-        if self.pos >= len(self.buffer) or self.buffer[self.pos] in _SPACE_CHARS:
+        buffer, pos = self.buffer, self.pos
+        if pos + 1 < len(buffer) and buffer[pos] == " " and buffer[pos + 1] not in _SPACE_CHARS:
+            self.pos = pos + 1  # the one space json.dumps puts after a comma: what peek skips
+        elif pos >= len(buffer) or buffer[pos] in _SPACE_CHARS:
             self.peek()
         while True:
             try:
                 value, end = _DECODE(self.buffer, self.pos)
+            except StopIteration as stop:  # no value at stop.value: raw_decode's words for it
+                if self._cut_short(stop.value) and self.grow():
+                    continue
+                self.fail("Expecting value", stop.value)
             except json.JSONDecodeError as exc:
                 unterminated = exc.msg.startswith("Unterminated string") and not self.ended
                 if (unterminated or self._cut_short(exc.pos)) and self.grow():
@@ -124,6 +134,9 @@ class _Reader:
                 self.fail("an integer too long to read", self.pos)
             except RecursionError:
                 self.fail("nested too deep", self.pos)
+            if end < len(self.buffer) and self.buffer[end] in ",]}:":
+                self.pos = end  # the delimiter right after it: what the skip below finds
+                return value
             after = _skip_space(self.buffer, end)
             complete = after < len(self.buffer) and self.buffer[after] in ",]}:"
             if not complete and self._cut_short(after) and self.grow():
@@ -137,13 +150,17 @@ def array_members(source: Text, key: str, what: str) -> Iterator[Any]:
     ``key`` is absent or null). LRMParseError for garbled or truncated JSON, a top level
     that is not an object, ``key`` neither an array nor null, or twice."""
     reader = _Reader(source, what)
+    context = f"after an element of {key}"
     for _ in _top_level(reader, key, "["):
         if reader.peek() == "]":
             reader.pos += 1
             continue
         while True:
             yield reader.value()
-            if reader.expect(",]", f"after an element of {key}") == "]":
+            pos = reader.pos
+            if pos < len(reader.buffer) and reader.buffer[pos] == ",":
+                reader.pos = pos + 1  # what expect does there, without its call
+            elif reader.expect(",]", context) == "]":
                 break
 
 
