@@ -19,6 +19,7 @@ from typing import Any
 import hostlist
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._gc import collector_held
 from lrm_adapters._json_stream import array_members
 from lrm_adapters._memo import Memo
 from lrm_adapters._numbers import bounded, finite
@@ -226,6 +227,7 @@ class _JobReader:
         )
 
 
+@collector_held
 def parse_squeue_json(text: Text) -> tuple[list[Job], Counter[str]]:
     """Pending and running jobs, and running jobs per node, from any ``squeue --json``,
     whole or in chunks as they come: one job's JSON is held at a time, not the output."""
