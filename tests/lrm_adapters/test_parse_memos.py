@@ -10,6 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from lrm_adapters.pbs_parse import parse_qstat_text
 from lrm_adapters.sge_parse import parse_qstat_xml
 
 SGE_JOB = (
@@ -96,3 +97,59 @@ def test_sge_a_request_is_named_by_its_name_attribute_among_others() -> None:
     )
     (job,) = parse_qstat_xml(output).jobs
     assert (job.memory_mb, job.walltime_s) == (2048, 120)
+
+
+PBS_JOB = (
+    "Job Id: {id}.server\n    Job_Owner = {owner}@h\n    job_state = {state}\n"
+    "    Resource_List.select = {select}\n    Resource_List.mem = {mem}\n"
+    "    Resource_List.walltime = {walltime}\n    array_indices_remaining = {tasks}\n"
+    "    qtime = {qtime}\n    exec_host = {hosts}\n\n"
+)
+
+
+def test_pbs_each_job_gets_its_own_conversions() -> None:
+    one = {"owner": "a", "state": "Q", "select": "1:ncpus=2", "mem": "1gb", "walltime": "01:00:00"}
+    two = {"owner": "b", "state": "R", "select": "2:ncpus=4", "mem": "2gb", "walltime": "02:00:00"}
+    stamps = "Thu Jan  1 00:00:00 2026", "Thu Jan  1 00:00:01 2026"
+    text = "".join(
+        PBS_JOB.format(id=i, **job, tasks=tasks, qtime=stamp, hosts=hosts)
+        for i, (job, tasks, stamp, hosts) in enumerate(
+            [
+                (one, "1-4", stamps[0], "n1/0"),
+                (two, "1-6", stamps[1], "n1/0+n2/0+n2/1"),
+                (one, "1-4", stamps[0], "n1/0"),
+            ]
+        )
+    )
+    jobs, per_host = parse_qstat_text(text)
+    got = [(j.user, j.cores, j.nodes, j.memory_mb, j.walltime_s, j.count, j.hosts) for j in jobs]
+    assert got == [
+        ("a", 2, 1, 1024, 3600, 4, ()),
+        ("b", 8, 2, 2048, 7200, 1, ("n1", "n2")),
+        ("a", 2, 1, 1024, 3600, 4, ()),
+    ]
+    first, second, third = (j.submit_time for j in jobs)
+    assert first is not None and second == first + 1 and third == first
+    assert per_host == {"n1": 1, "n2": 1}
+
+
+def test_pbs_conversions_are_not_kept_from_one_output_to_the_next(
+    zone: pytest.MonkeyPatch,
+) -> None:
+    text = PBS_JOB.format(
+        id=1,
+        owner="a",
+        state="Q",
+        select="1:ncpus=1",
+        mem="1gb",
+        walltime="1:00",
+        tasks="1",
+        qtime="Thu Jan  1 09:00:00 2026",
+        hosts="",
+    )
+    stamps = []
+    for tz in ("UTC", "Asia/Tokyo"):
+        zone.setenv("TZ", tz)
+        time.tzset()
+        stamps.append(parse_qstat_text(text)[0][0].submit_time)
+    assert stamps == [1767258000.0, 1767258000.0 - 9 * 3600]
