@@ -24,14 +24,14 @@ the startd's ads expire from the collector, so ``remove_node`` only drains.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from itertools import chain
 from typing import Any, Protocol
 
 from elastic.config import HTCondorOptions, Site
 from elastic.model import Job, LrmNode, QueueSnapshot, lrm_activity
-from lrm_adapters._stream import Text, lines
+from lrm_adapters._stream import Text
 from lrm_adapters.base import LRMError, LRMParseError
 
 JOB_ATTRS = [
@@ -117,6 +117,12 @@ def parse_long_output(text: Text) -> list[Any]:
     return list(iter_long_output(text))
 
 
+#: where one ad's text ends: its last newline and the blank lines (whitespace at most) after
+_AD_END = re.compile(r"\n(?:[^\S\n]*+\n)+")
+#: blank lines before the first ad
+_LEADING_BLANKS = re.compile(r"(?:[^\S\n]*+\n)*+")
+
+
 def iter_long_output(text: Text) -> Iterator[Any]:
     """``parse_long_output`` one ad at a time, from the whole text or its chunks.
 
@@ -126,22 +132,49 @@ def iter_long_output(text: Text) -> Iterator[Any]:
     """
     import classad2
 
-    block: list[str] = []
-    for line in chain(lines(text), [""]):
-        if line.strip():
-            block.append(line)
-            continue
-        if not block:
-            continue
-        chunk = "\n".join(block)
-        block = []
+    for chunk in _ad_texts(text):
         try:
-            ad = next(iter(classad2.parseAds(chunk)), None)
+            ad = classad2.parseNext(chunk)
         except Exception as exc:  # classad2 raises its own error types
             raise LRMParseError(f"unreadable ClassAd: {exc}") from exc
         if ad is None:
             raise LRMParseError(f"unreadable ClassAd: {chunk[:200]!r}")
         yield ad
+
+
+def _ad_texts(text: Text) -> Iterator[str]:
+    """Each ad's text: a run of lines that are not blank (lines as ``lines`` gives them),
+    joined by newlines, found by splits in C rather than a step a line.
+
+    A chunk is read up to a whole blank line, where no ad goes on (the last empty one,
+    else the last blank one); the lines after it wait for the next chunk.
+    """
+    if isinstance(text, str):
+        yield from _ads_in("\n".join(text.splitlines()) + "\n\n")
+        return
+    held: list[str] = []  # whole lines not yet read
+    tail = ""  # the line the last chunk ended in
+    for chunk in text:
+        region = tail + chunk
+        end = region.rfind("\n\n") + 2
+        if end == 1:  # no empty line: a blank one with whitespace, if any
+            end = max((m.end() for m in _AD_END.finditer(region)), default=1)
+        if end > 1:
+            yield from _ads_in("".join(held) + region[:end] if held else region[:end])
+            held = []
+            region = region[end:]
+        cut = region.rfind("\n") + 1
+        if cut:
+            held.append(region[:cut])
+        tail = region[cut:]
+    yield from _ads_in("".join(held) + tail + "\n\n")
+
+
+def _ads_in(settled: str) -> Iterator[str]:
+    """The ads of text that ends with a whole blank line."""
+    leading = _LEADING_BLANKS.match(settled)
+    body = settled[leading.end() :] if leading is not None and leading.end() else settled
+    return filter(None, _AD_END.split(body))
 
 
 def _number(ad: Any, key: str, default: int) -> int:
