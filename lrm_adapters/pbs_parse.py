@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._gc import collector_held
 from lrm_adapters._json_stream import object_members
 from lrm_adapters._memo import Memo
 from lrm_adapters._numbers import whole
@@ -264,6 +265,7 @@ def parse_qstat_json(text: Text) -> tuple[list[Job], Counter[str]]:
     return parse_jobs(qstat_json_records(text))
 
 
+@collector_held
 def parse_qstat_text(text: Text) -> tuple[list[Job], Counter[str]]:
     return parse_jobs(qstat_text_records(text))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from xml.parsers import expat
 
 from elastic.model import Job, LrmNode, LrmNodeState, lrm_activity
+from lrm_adapters._gc import collector_held
 from lrm_adapters._memo import Memo
 from lrm_adapters._numbers import bounded, whole
 from lrm_adapters._times import epoch
@@ -228,6 +229,7 @@ def _qstat_handlers(result: QstatResult, parts: list[str]) -> tuple[Start, End]:
     return start, end
 
 
+@collector_held
 def parse_qstat_xml(data: bytes | str | Iterable[bytes]) -> QstatResult:
     """Jobs (pending and running) and queue instances from ``qstat [-f] -r -ext -urg -xml``:
     the whole output, or its chunks as the command writes them (``CommandRunner.stream``),

@@ -13,6 +13,7 @@ import re
 from collections import Counter
 
 from elastic.model import Job, LrmNode
+from lrm_adapters._gc import collector_held
 from lrm_adapters._memo import Memo
 from lrm_adapters._numbers import whole
 from lrm_adapters._stream import Text
@@ -99,6 +100,7 @@ JOB_FIELDS = (
 )
 
 
+@collector_held
 def parse_scontrol_jobs(text: Text) -> tuple[list[Job], Counter[str]]:
     """Pending and running jobs, and running jobs per node, from ``scontrol -o show jobs``:
     the whole output or its chunks (``CommandRunner.stream``), read a record at a time.
