@@ -261,6 +261,7 @@ def parse_jobs(records: Iterator[Attrs]) -> tuple[list[Job], Counter[str]]:
     return jobs, per_host
 
 
+@collector_held
 def parse_qstat_json(text: Text) -> tuple[list[Job], Counter[str]]:
     return parse_jobs(qstat_json_records(text))
 
