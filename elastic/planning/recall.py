@@ -23,15 +23,13 @@ ever seen on it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from elastic.model import Destroy, LrmNodeState, NodeState, ProviderKind, WorkerNode
 from elastic.planning.state import PassState, View
 from elastic.planning.thresholds import boot_time, burst_delay
 
 #: not yet in the LRM's scheduling: the provider has the VM, the LRM runs nothing there
 _BOOTING = frozenset({NodeState.BOOTING, NodeState.JOINING})
-#: LRM states in which a not-yet-ready worker provably takes no job before its drain
+#: LRM states in which a not-yet-ready worker provably runs and takes no job
 _NOT_TAKING = frozenset({LrmNodeState.ABSENT, LrmNodeState.DOWN})
 
 
@@ -79,10 +77,6 @@ def recallable(view: View, leaving: set[str]) -> dict[str, list[WorkerNode]]:
     return out
 
 
-def uncovered(nodes: Sequence[WorkerNode], flavor_cores: int, flavor_memory_mb: int) -> int:
-    return sum(units(n, flavor_cores, flavor_memory_mb) for n in nodes)
-
-
 def recall(state: PassState, view: View) -> list[Destroy]:
     """Destroy the recallable workers whose wants local placement and reclaim met.
 
@@ -102,10 +96,9 @@ def recall(state: PassState, view: View) -> list[Destroy]:
         for node in reversed(nodes):  # earliest to be up first
             if open_wants <= 0:
                 break
-            held = units(node, *flavor)
             keep.append(node)
-            open_wants -= held
-        kept_units = uncovered(keep, *flavor)
+            open_wants -= units(node, *flavor)
+        kept_units = sum(units(n, *flavor) for n in keep)
         met = min(state.wants.get(vo.name, 0), kept_units)
         state.wants[vo.name] = state.wants.get(vo.name, 0) - met
         # what the kept workers cover was never a new want: the decision's sum (wanted =
@@ -113,8 +106,6 @@ def recall(state: PassState, view: View) -> list[Destroy]:
         state.wanted[vo.name] = max(0, state.wanted.get(vo.name, 0) - met)
         state.covered[vo.name] = state.covered.get(vo.name, 0) + met
         gone = [n for n in nodes if n not in keep]
-        if not gone:
-            continue
         for node in gone:  # past the early-drain budget one stays: repatriated once idle
             if state.early_drains_left <= 0:
                 break
