@@ -3,6 +3,7 @@ local room frees first (``planning.recall``), with the replay LRM and in-memory 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from elastic.ledger import Ledger
 from elastic.model import Destroy, ProviderKind
 from lrm_adapters.replay import ReplayAdapter
 from tests.factories import make_site
-from tests.fakes import fake_providers, plain_user_data
+from tests.fakes import FakeProvider, fake_providers, plain_user_data
 from tests.worlds import Clock, replay_lrm
 
 
@@ -47,50 +48,19 @@ class SlowCloudReplay(ReplayAdapter):
             super().remove_node(hostname)
 
 
-def test_booting_cloud_workers_give_way_to_local_room_and_are_destroyed_unjoined(
-    tmp_path: Path,
-) -> None:
-    site = make_site(
-        site={"name": "t", "state": str(tmp_path / "ledger.db")},
-        policy={"pass_interval_s": 60, "cloud_burst_after_s": 0},
-        reservations={"boot_estimate_s": {"libvirt": 60, "ec2": 300}},
-    )
-    clock = Clock()
-    providers = fake_providers(site)
-    local, cloud = providers[ProviderKind.LIBVIRT], providers[ProviderKind.EC2]
-    room = dict(local.hosts)
-    local.hosts = {name: (0, 0) for name in room}  # another tenant fills the host
-    workload = tmp_path / "jobs.yaml"
-    job = {"id": "a", "project": "atlas", "cores": 4, "count": 2, "runtime_s": 100}
-    workload.write_text(yaml.safe_dump({"jobs": [job]}))
-    lrm = replay_lrm(site, workload, clock, cls=SlowCloudReplay)
-    assert isinstance(lrm, SlowCloudReplay)
-    engine = Engine(
-        site, Ledger.open(site.state_path()), lrm, providers, plain_user_data, clock=clock
-    )
-
-    first = engine.run_pass()
-    assert [b.provider for b in first.plan.boots] == [ProviderKind.EC2] * 2
-    booting = set(cloud.vms)
-
-    local.hosts = room  # the tenant left: room for both workers, up in a pass and a boot
-    clock.now += 60
-    second = engine.run_pass()
-    recalled = [a for a in second.plan.actions if isinstance(a, Destroy)]
-    assert {d.node_id for d in recalled} == booting and not second.plan.drains
-    assert all("booting cloud worker" in d.reason for d in recalled)
-    assert not second.degraded
-    assert [b.provider for b in second.plan.boots] == [ProviderKind.LIBVIRT] * 2
-    # never in the LRM, never ran a job: destroyed in this pass, as a never-joined one
-    assert not cloud.vms and len(local.vms) == 2
-    states = {n.id: n.state.value for n in engine.ledger.nodes(include_gone=True)}
-    assert [states[i] for i in sorted(booting)] == ["gone", "gone"]
-    assert not engine.ledger.open_intents()
+@dataclass
+class World:
+    engine: Engine
+    lrm: SlowCloudReplay
+    clock: Clock
+    local: FakeProvider
+    cloud: FakeProvider
+    room: dict[str, tuple[int, int]]  # the local hosts' room, while a tenant holds it all
 
 
-def test_a_cloud_worker_the_lrm_already_lists_is_not_recalled(tmp_path: Path) -> None:
-    """Once listed it may take a job at any moment: it is repatriated only when idle and
-    drained first, never recalled."""
+def world(tmp_path: Path, runtime_s: int) -> World:
+    """Two 4-core atlas jobs of ``runtime_s``, the one local host filled by another tenant,
+    so the first pass rents both workers from EC2."""
     site = make_site(
         site={"name": "t", "state": str(tmp_path / "ledger.db")},
         policy={"pass_interval_s": 60, "cloud_burst_after_s": 0},
@@ -102,17 +72,47 @@ def test_a_cloud_worker_the_lrm_already_lists_is_not_recalled(tmp_path: Path) ->
     room = dict(local.hosts)
     local.hosts = {name: (0, 0) for name in room}
     workload = tmp_path / "jobs.yaml"
-    job = {"id": "a", "project": "atlas", "cores": 4, "count": 2, "runtime_s": 1000}
+    job = {"id": "a", "project": "atlas", "cores": 4, "count": 2, "runtime_s": runtime_s}
     workload.write_text(yaml.safe_dump({"jobs": [job]}))
     lrm = replay_lrm(site, workload, clock, cls=SlowCloudReplay)
     assert isinstance(lrm, SlowCloudReplay)
     engine = Engine(
         site, Ledger.open(site.state_path()), lrm, providers, plain_user_data, clock=clock
     )
-    engine.run_pass()
-    lrm.bring_up()  # both joined: the replay LRM starts the jobs on them
-    local.hosts = room
-    clock.now += 60
-    second = engine.run_pass()
-    assert not second.plan.drains and len(cloud.vms) == 2
+    return World(engine, lrm, clock, local, cloud, room)
+
+
+def test_booting_cloud_workers_give_way_to_local_room_and_are_destroyed_unjoined(
+    tmp_path: Path,
+) -> None:
+    w = world(tmp_path, runtime_s=100)
+    first = w.engine.run_pass()
+    assert [b.provider for b in first.plan.boots] == [ProviderKind.EC2] * 2
+    booting = set(w.cloud.vms)
+
+    w.local.hosts = w.room  # the tenant left: room for both workers, up in a pass and a boot
+    w.clock.now += 60
+    second = w.engine.run_pass()
+    recalled = [a for a in second.plan.actions if isinstance(a, Destroy)]
+    assert {d.node_id for d in recalled} == booting and not second.plan.drains
+    assert all("booting cloud worker" in d.reason for d in recalled)
+    assert not second.degraded
+    assert [b.provider for b in second.plan.boots] == [ProviderKind.LIBVIRT] * 2
+    # never in the LRM, never ran a job: destroyed in this pass, as a never-joined one
+    assert not w.cloud.vms and len(w.local.vms) == 2
+    states = {n.id: n.state.value for n in w.engine.ledger.nodes(include_gone=True)}
+    assert [states[i] for i in sorted(booting)] == ["gone", "gone"]
+    assert not w.engine.ledger.open_intents()
+
+
+def test_a_cloud_worker_the_lrm_already_lists_is_not_recalled(tmp_path: Path) -> None:
+    """Once listed it may take a job at any moment: it is repatriated only when idle and
+    drained first, never recalled."""
+    w = world(tmp_path, runtime_s=1000)
+    w.engine.run_pass()
+    w.lrm.bring_up()  # both joined: the replay LRM starts the jobs on them
+    w.local.hosts = w.room
+    w.clock.now += 60
+    second = w.engine.run_pass()
+    assert not second.plan.drains and len(w.cloud.vms) == 2
     assert not [a for a in second.plan.actions if isinstance(a, Destroy)]
