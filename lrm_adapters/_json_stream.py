@@ -32,7 +32,8 @@ _SPACE = re.compile(r"[ \t\n\r]*")
 #: a member's name with no escape or control character, its colon, the whitespace after
 _PLAIN_NAME = re.compile(r'[ \t\n\r]*"([^"\\\x00-\x1f]*)"[ \t\n\r]*:[ \t\n\r]*')
 #: the longest prefix of one token that can fail to decode only for want of its rest:
-#: ``-Infinit``, a ``\uXXXX\uXX`` escape pair, a number's ``1.5e+``
+#: ``-Infinit``, an escaped surrogate pair cut in its second ``\u`` (``\ud83d\ude``), a
+#: number's ``1.5e+``
 _TOKEN_TAIL = 16
 #: the C scanner ``raw_decode`` wraps, called without that Python frame: (value, end), or
 #: StopIteration(pos) where no value starts (what ``raw_decode`` calls "Expecting value")
