@@ -109,8 +109,7 @@ def recall(state: PassState, view: View) -> list[Destroy]:
         for node in gone:  # past the early-drain budget one stays: repatriated once idle
             if state.early_drains_left <= 0:
                 break
-            state.early_drains_left -= 1
-            state.taken.add(node.id)
+            state.retire_early(node.id)
             destroys.append(
                 Destroy(
                     node.id,

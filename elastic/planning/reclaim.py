@@ -91,8 +91,7 @@ def reclaim_idle(state: PassState, view: View) -> list[Drain]:
         state.wants[taker.name] -= 1
         state.held_local[taker.name] = state.held_local.get(taker.name, 0.0) + taker.flavor.cores
         state.reclaimed[taker.name] = state.reclaimed.get(taker.name, 0) + 1
-        state.early_drains_left -= 1
-        state.taken.add(node.id)
+        state.retire_early(node.id)
         drains.append(
             Drain(
                 node.id,

@@ -66,8 +66,7 @@ def repatriate(state: PassState, view: View) -> list[Drain]:
                     break
                 headroom -= 1
                 where = f"room on local host {room.name}"
-            state.early_drains_left -= 1
-            state.taken.add(cloud.id)
+            state.retire_early(cloud.id)
             drains.append(
                 Drain(
                     cloud.id,

@@ -122,8 +122,7 @@ def _drain_for_room(state: PassState, view: View, vo: VoConfig, r: Reservation) 
             if node.id in state.taken or room is None or not fits_once_left(room, node, vo):
                 continue
             _take_free_part(room, node, vo)  # the worker is there until it leaves
-            state.early_drains_left -= 1
-            state.taken.add(node.id)
+            state.retire_early(node.id)
             return Drain(
                 node.id,
                 node.vo,

@@ -347,5 +347,11 @@ class PassState:
                 return
         shorts.append(Short(1, reason, also))
 
+    def retire_early(self, node_id: str) -> None:
+        """A node drained or destroyed before its idle timeout: one of the pass's
+        ``max_early_drains_per_pass``, and no other rule's to use."""
+        self.early_drains_left -= 1
+        self.taken.add(node_id)
+
     def keep(self, node: WorkerNode, reason: Reason) -> None:
         self.kept[node.vo].append(Kept(node.id, reason))
