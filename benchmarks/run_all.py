@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks import bench_controller
+from benchmarks.bench_controller import mb
 from benchmarks.grid import (
     BOOTS_S,
     DETAIL_HOURS,
@@ -34,9 +35,9 @@ from benchmarks.grid import (
     fmt_ratio,
     jobs_for,
     policies_for,
+    run_cell,
     site_for,
     summarize,
-    sweep,
 )
 from elastic.sim.baselines import SCALERS
 from elastic.sim.compare import p95_or_inf, run_all
@@ -91,26 +92,11 @@ def main() -> int:
     started = time.time()
     docs = REPO / "docs"
     workloads = [*SCENARIOS, NASA]
-    sections, summary, results, points = [], [], [], []
-    with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        for name, (text, cell_result, targets) in zip(
-            workloads, pool.map(detail, workloads), strict=True
-        ):
-            sections.append(text)
-            summary.append((name, targets))
-            points.append(cell_result)
-            if name == NASA:  # the same jobs as its grid cell; the scenarios run longer here
-                results.append(cell_result)
-            print(f"{name}: detailed point done at {time.time() - started:.0f} s", flush=True)
-    todo = [c for c in cells(workloads) if c not in {r.cell for r in results}]
-    count = [0]
-
-    def done(result: CellResult) -> None:
-        count[0] += 1
-        if count[0] % 25 == 0 or count[0] == len(todo):
-            print(f"  grid {count[0]}/{len(todo)} at {time.time() - started:.0f} s", flush=True)
-
-    results += sweep(todo, args.workers, done)
+    details, results = run_everything(workloads, max(1, args.workers), started)
+    sections = [text for text, _, _ in details]
+    summary = [(name, targets) for name, (_, _, targets) in zip(workloads, details, strict=True)]
+    points = [cell_result for _, cell_result, _ in details]
+    results.append(points[workloads.index(NASA)])  # its grid cell is its detailed point
     grid_text, behind, grid_targets = grid_section(results, workloads, docs)
     behind += "\n\n" + burst_delay_section(points)
     for name, targets in summary:
@@ -125,6 +111,50 @@ def main() -> int:
     )
     print(f"wrote docs/benchmarks.md in {elapsed:.0f} s")
     return 0
+
+
+Detail = tuple[str, CellResult, list[tuple[str, bool]]]
+
+
+def run_everything(
+    workloads: list[str], workers: int, started: float
+) -> tuple[list[Detail], list[CellResult]]:
+    """Every detailed point and every other grid cell, in one pool, the longest first.
+
+    NASA's detailed point (every policy over the whole trace) is the longest task of the
+    run by far: queued behind the scenarios' points, as it was, it ran alone at the end
+    while the other worker idled. One pool over all the work, NASA's runs first, keeps
+    both busy to the end.
+    """
+    todo = [c for c in cells(workloads) if c != Cell(NASA, *DETAIL)]
+    order = sorted(todo, key=lambda c: (c.workload != NASA, c.pass_s))
+    count = [0]
+
+    def progress(what: str) -> None:
+        count[0] += 1
+        if count[0] % 50 == 0 or count[0] == len(order) + len(workloads):
+            print(
+                f"  {count[0]}/{len(order) + len(workloads)} runs ({what}) at "
+                f"{time.time() - started:.0f} s",
+                flush=True,
+            )
+
+    first = sorted(workloads, key=lambda w: w != NASA)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # FIFO: NASA's point and cells, then the scenarios' points, then their cells
+        points = {w: pool.submit(detail, w) for w in first[:1]}
+        grid = [pool.submit(run_cell, c) for c in order if c.workload == NASA]
+        points |= {w: pool.submit(detail, w) for w in first[1:]}
+        grid += [pool.submit(run_cell, c) for c in order if c.workload != NASA]
+        details = []
+        for name in workloads:
+            details.append(points[name].result())
+            progress(f"{name}: detailed point")
+        results = []
+        for future in grid:
+            results.append(future.result())
+            progress("grid")
+    return details, results
 
 
 def burst_delay_section(points: list[CellResult]) -> str:
@@ -351,7 +381,7 @@ def controller_section(scale: dict[str, Any]) -> str:
     )
     parser_rows = "\n".join(
         f"| {r['parser']} | {r['jobs']:,} | {r['seconds']:.2f} | {r['output_mb']:.0f} | "
-        f"{r['working_mb']:.1f} | {'yes' if r['streamed'] else 'no'} |"
+        f"{mb(r['working_mb']).strip()} | {'yes' if r['streamed'] else 'no'} |"
         for r in scale["parsers"]
     )
     word = {True: "MET", False: "MISSED"}
@@ -391,8 +421,9 @@ job instances (array tasks counted); records are the Job objects they come as.
 
 LRM parsers on generated outputs, one timed run each; working MB is tracemalloc's peak
 less the jobs returned (what the parser keeps besides its result), beside the output's
-size. Streamed parsers read the command's output in chunks (`CommandRunner.stream`); the
-JSON ones (squeue --json, PBS -F json) decode one job at a time as the document arrives.
+size, traced at the smallest and the largest size (-: not traced). Streamed parsers read
+the command's output in chunks (`CommandRunner.stream`); the JSON ones (squeue --json,
+PBS -F json) decode one job at a time as the document arrives.
 
 | parser | jobs | seconds | output MB | working MB | streamed |
 |---|---|---|---|---|---|
