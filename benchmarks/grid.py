@@ -12,8 +12,7 @@ from __future__ import annotations
 import itertools
 import math
 import statistics
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,27 +141,6 @@ def cells(workloads: Sequence[str] = (*SCENARIOS, NASA)) -> list[Cell]:
         axes = NASA_GRID if workload == NASA else (SCALES, BOOTS_S, PASSES_S, SEEDS)
         out += [Cell(workload, *values) for values in itertools.product(*axes)]
     return out
-
-
-def sweep(
-    todo: Sequence[Cell], workers: int, done: Callable[[CellResult], None] | None = None
-) -> list[CellResult]:
-    """Every cell, the longest first so that the pool ends together."""
-    order = sorted(todo, key=lambda c: (c.workload != NASA, c.pass_s))
-    if workers <= 1:
-        results = []
-        for cell in order:
-            results.append(run_cell(cell))
-            if done is not None:
-                done(results[-1])
-        return results
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        results = []
-        for result in pool.map(run_cell, order):
-            results.append(result)
-            if done is not None:
-                done(result)
-        return results
 
 
 def _metrics(result: CellResult, name: str) -> Metrics:
