@@ -33,6 +33,7 @@ from elastic.config import HTCondorOptions, Site
 from elastic.model import Job, LrmNode, QueueSnapshot, lrm_activity
 from lrm_adapters._stream import Text
 from lrm_adapters.base import LRMError, LRMParseError
+from lrm_adapters.htcondor_plain import PlainAd, job_from_plain, read_plain
 
 JOB_ATTRS = [
     "ClusterId",
@@ -113,7 +114,10 @@ class BindingsQuery:
 
 
 def parse_long_output(text: Text) -> list[Any]:
-    """ClassAds from ``condor_q -long`` / ``condor_status -long`` text (blank-line separated)."""
+    """ClassAds from ``condor_q -long`` / ``condor_status -long`` text (blank-line separated).
+
+    An ad of literals only is a ``PlainAd`` (htcondor_plain), which reads as its classad2
+    ad would; every other ad is classad2's."""
     return list(iter_long_output(text))
 
 
@@ -128,11 +132,16 @@ def iter_long_output(text: Text) -> Iterator[Any]:
 
     The text is cut at blank lines and each ad parsed on its own: linear in the number
     of ads, where one ``parseAds`` over a 100k-ad text grows faster than linearly, and
-    ``parseOne`` copies every ad once more; only the ad being read is held.
+    ``parseOne`` copies every ad once more; only the ad being read is held. An ad whose
+    every line is a plain literal is read without classad2 (``read_plain``).
     """
     import classad2
 
     for chunk in _ad_texts(text):
+        plain = read_plain(chunk)
+        if plain is not None:
+            yield plain
+            continue
         try:
             ad = classad2.parseNext(chunk)
         except Exception as exc:  # classad2 raises its own error types
@@ -198,7 +207,13 @@ def _text(ad: Any, key: str) -> str | None:
 
 
 def job_from_ad(ad: Any) -> Job:
-    """Each attribute is read once: a 100k-job queue spends most of its time in lookups."""
+    """Each attribute is read once: a 100k-job queue spends most of its time in lookups.
+
+    An ad of literals from ``-long`` text is read from its values (``job_from_plain``),
+    where each read is a dict lookup rather than a call into classad2.
+    """
+    if type(ad) is PlainAd:
+        return job_from_plain(ad.values)
     status = _number(ad, "JobStatus", 0)
     group = _text(ad, "AcctGroup")
     if group is None and (accounting := _text(ad, "AccountingGroup")) is not None:
