@@ -19,7 +19,16 @@ from pathlib import Path
 from elastic.config import Site, load_site
 from elastic.model import ProviderKind
 from elastic.sim.baselines import SCALERS
-from elastic.sim.compare import TIE_COST, TIE_WAIT_S, p95_or_inf, pareto_ok, ratio, run_all
+from elastic.sim.compare import (
+    TIE_COST,
+    TIE_WAIT_S,
+    cost_ok,
+    p95_or_inf,
+    pareto_ok,
+    ratio,
+    run_all,
+    wait_ok,
+)
 from elastic.sim.compare import scaled_site as sized
 from elastic.sim.engine import SimConfig
 from elastic.sim.metrics import Metrics
@@ -180,6 +189,9 @@ class Summary:
     p95_median: float
     p95_worst: float
     left_out_cells: int  # cells with jobs left out: elastic is never ahead there
+    as_cheap: int  # cells where elastic's cost alone is within 2 % of the baseline's
+    as_fast: int  # cells where its p95 wait alone is
+    ahead_by_scale: tuple[tuple[float, int, int], ...]  # (local scale, ahead, cells)
 
 
 def ahead_in(result: CellResult, policy: str, baseline: str) -> bool:
@@ -189,10 +201,21 @@ def ahead_in(result: CellResult, policy: str, baseline: str) -> bool:
 
 
 def summarize(results: Sequence[CellResult], baseline: str) -> Summary:
-    ahead = 0
+    """Besides the ahead count, cost and wait apart and the count per local scale: where
+    elastic is behind, whether on money or on wait, and whether only where the local
+    hosts are short (the cloud is needed) or everywhere."""
+    ahead = cheap = fast = 0
     costs, waits = [], []
+    by_scale: dict[float, list[int]] = {}
     for r in results:
-        ahead += ahead_in(r, "elastic", baseline)
+        e, b = _metrics(r, "elastic"), _metrics(r, baseline)
+        won = ahead_in(r, "elastic", baseline)
+        ahead += won
+        cheap += not r.left_out and cost_ok(e, b)
+        fast += not r.left_out and wait_ok(e, b)
+        tally = by_scale.setdefault(r.cell.scale, [0, 0])
+        tally[0] += won
+        tally[1] += 1
         costs.append(ratio(r.cost["elastic"], r.cost[baseline], TIE_COST))
         waits.append(ratio(r.p95["elastic"], r.p95[baseline], TIE_WAIT_S))
     return Summary(
@@ -204,6 +227,9 @@ def summarize(results: Sequence[CellResult], baseline: str) -> Summary:
         statistics.median(waits),
         max(waits),
         sum(1 for r in results if r.left_out),
+        cheap,
+        fast,
+        tuple((scale, won, n) for scale, (won, n) in sorted(by_scale.items())),
     )
 
 

@@ -29,6 +29,7 @@ from benchmarks.grid import (
     SYNTHETIC_HOURS,
     Cell,
     CellResult,
+    Summary,
     ahead_in,
     cell_site,
     cells,
@@ -205,6 +206,7 @@ def grid_section(
     """The sweep's tables, the list of where elastic is behind, and the grid target."""
     lines: list[str] = []
     behind: list[str] = []
+    short: list[Summary] = []  # the pairs behind
     targets: dict[str, tuple[str, bool]] = {}
     panels: dict[str, dict[str, list[tuple[float, float]]]] = {}
     label = f"ahead of every scaling baseline in ≥{SHARE_TARGET:.0%} of grid cells"
@@ -221,20 +223,25 @@ def grid_section(
             f"### {name}\n\n{len(mine)} cells; cells with jobs left out: {left}; cells where "
             f"elastic left jobs unfinished: {unfinished}. Ratios are elastic / baseline "
             "(below 1: elastic cheaper or faster).\n\n"
-            "| baseline | elastic ahead (cost and p95, 2 %) | cost ratio median | worst | "
-            "p95 ratio median | worst |\n|---|---|---|---|---|---|"
+            "| baseline | elastic ahead (cost and p95, 2 %) | as cheap | as fast | ahead by "
+            "local scale | cost ratio median | worst | p95 ratio median | worst |\n"
+            "|---|---|---|---|---|---|---|---|---|"
         )
         for s in rows:
             if s.ahead < SHARE_TARGET * s.cells:
+                short.append(s)
                 behind.append(
                     f"- {name}, against {s.baseline}: elastic ahead in {s.ahead} of {s.cells} "
-                    f"cells; cost ratio median {fmt_ratio(s.cost_median)} (worst "
+                    f"cells (as cheap in {s.as_cheap}, as fast in {s.as_fast}); cost ratio "
+                    f"median {fmt_ratio(s.cost_median)} (worst "
                     f"{fmt_ratio(s.cost_worst)}), p95 ratio median {fmt_ratio(s.p95_median)} "
                     f"(worst {fmt_ratio(s.p95_worst)})"
                 )
+            by_scale = ", ".join(f"{scale:g}: {won}/{n}" for scale, won, n in s.ahead_by_scale)
             lines.append(
                 f"| {s.baseline} | {s.ahead} of {s.cells} ({s.ahead / s.cells:.0%}) | "
-                f"{fmt_ratio(s.cost_median)} | {fmt_ratio(s.cost_worst)} | "
+                f"{s.as_cheap} | {s.as_fast} | {by_scale} | {fmt_ratio(s.cost_median)} | "
+                f"{fmt_ratio(s.cost_worst)} | "
                 f"{fmt_ratio(s.p95_median)} | {fmt_ratio(s.p95_worst)} |"
             )
         skipped = [b for b in SCALERS if b not in ran]
@@ -244,7 +251,32 @@ def grid_section(
             )
         lines.append(f"\n- target {'MET' if ok else 'MISSED'}: {label}\n")
     plot_tradeoff(panels, docs / "bench" / "tradeoff.png", "cloud cost against p95 wait, per cell")
+    if short:
+        behind.insert(0, behind_kinds(short) + "\n")
     return "\n".join(lines), "\n".join(behind) or "- nowhere in this run", targets
+
+
+def behind_kinds(short: list[Summary]) -> str:
+    """Whether the pairs elastic is behind in lose on money, on wait, or on both."""
+
+    def most(n: int, s: Summary) -> bool:
+        return n >= SHARE_TARGET * s.cells
+
+    on_wait = [s for s in short if most(s.as_cheap, s) and not most(s.as_fast, s)]
+    on_cost = [s for s in short if most(s.as_fast, s) and not most(s.as_cheap, s)]
+    rest = len(short) - len(on_wait) - len(on_cost)
+    names = sorted({s.baseline for s in on_wait})
+    cost_names = sorted({s.baseline for s in on_cost})
+    return (
+        f"Of these {len(short)} workload/baseline pairs, in {len(on_wait)} elastic is as cheap "
+        f"in ≥{SHARE_TARGET:.0%} of the cells and behind on p95 wait"
+        + (f" ({', '.join(names)})" if names else "")
+        + f"; in {len(on_cost)} it is as fast and behind on cost"
+        + (f" ({', '.join(cost_names)})" if cost_names else "")
+        + f"; in {rest} it is behind on one or the other from cell to cell. The column "
+        "*ahead by local scale* in each workload's table below shows where (scale 1: the "
+        "local hosts have the cores of the workload's peak demand)."
+    )
 
 
 def write_doc(

@@ -87,9 +87,17 @@ def p95_or_inf(m: Metrics) -> float:
 def pareto_ok(e: Metrics, b: Metrics) -> bool:
     """elastic at least as good as ``b`` on cloud cost and on p95 wait, each within
     ``TIE`` (2 %) or the printed rounding."""
-    cost = e.cloud_cost <= b.cloud_cost * (1 + TIE) + TIE_COST
-    wait = p95_or_inf(e) <= p95_or_inf(b) * (1 + TIE) + TIE_WAIT_S
-    return cost and wait
+    return cost_ok(e, b) and wait_ok(e, b)
+
+
+def cost_ok(e: Metrics, b: Metrics) -> bool:
+    """``e`` at most as dear as ``b``, within ``TIE`` or a cent."""
+    return e.cloud_cost <= b.cloud_cost * (1 + TIE) + TIE_COST
+
+
+def wait_ok(e: Metrics, b: Metrics) -> bool:
+    """``e``'s p95 wait at most ``b``'s, within ``TIE`` or a second."""
+    return p95_or_inf(e) <= p95_or_inf(b) * (1 + TIE) + TIE_WAIT_S
 
 
 def ratio(e: float, b: float, tie: float) -> float:
