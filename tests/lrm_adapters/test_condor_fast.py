@@ -93,6 +93,8 @@ NAMES = [
     "ElasticNodeId",
     "ElasticVO",
 ]
+#: names classad2's old-format parser takes as attributes although its lexer knows them
+ODD_NAMES = ["_", "a_1", "true", "False", "undefined", "error", "isnt", "MY", "TARGET", "A" * 300]
 
 
 def plain_lines(text: str) -> list[str]:
@@ -190,7 +192,7 @@ ODD_LINES = st.sampled_from(
 @st.composite
 def ads(draw: st.DrawFn, plain: bool) -> str:
     values = PLAIN_VALUES if plain else st.one_of(PLAIN_VALUES, OTHER_VALUES)
-    names = st.sampled_from(NAMES) | st.sampled_from(NAMES).flatmap(
+    names = st.sampled_from(NAMES + ODD_NAMES) | st.sampled_from(NAMES).flatmap(
         lambda n: st.sampled_from([n.lower(), n.upper(), n.swapcase()])
     )
     lines = draw(
