@@ -16,7 +16,7 @@ from __future__ import annotations
 import shlex
 import unicodedata
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Self
 
 from jinja2 import Undefined
 
@@ -40,14 +40,17 @@ class Sourced(str):
 
     source: str
 
-    def __new__(cls, value: str, source: str) -> Sourced:
+    def __new__(cls, value: str, source: str) -> Self:
         self = super().__new__(cls, value)
         self.source = source
         return self
 
 
 def tag(value: Any, source: str) -> Any:
-    """``value`` with every string in it a ``Sourced`` named by its path from ``source``."""
+    """``value`` with every string in it a ``Sourced`` named by its path from ``source``
+    (one that already is, such as a secret, is kept with what it carries)."""
+    if isinstance(value, Sourced):
+        return value
     if isinstance(value, str):
         return Sourced(value, source)
     if isinstance(value, list | tuple):
@@ -58,7 +61,9 @@ def tag(value: Any, source: str) -> Any:
 
 
 def source_of(value: Any) -> str:
-    return value.source if isinstance(value, Sourced) else "a template value"
+    """Where a value came from: a Sourced string's path, or a binary secret's."""
+    source = getattr(value, "source", None)
+    return source if isinstance(source, str) else "a template value"
 
 
 def _same_source(result: str, value: Any) -> str:

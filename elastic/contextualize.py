@@ -25,14 +25,14 @@ import base64
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
 
 from elastic.config import ConfigError, Site, load_site
-from elastic.context_escape import FILTERS, UnsafeValue, tag
+from elastic.context_escape import FILTERS, Sourced, UnsafeValue, tag
 from elastic.deadman import AGENT_PATH, ENABLE_SCRIPT, DeadmanError, cloud_init_files
 from elastic.template_files import loader
 
@@ -48,7 +48,38 @@ def _quote(value: Any) -> str:
 
 
 def _b64(value: Any) -> str:
-    return base64.b64encode(str(value).encode()).decode()
+    """A secret's file exactly as it is, any other value as UTF-8 text."""
+    raw = value.raw if isinstance(value, TextSecret | BinarySecret) else str(value).encode()
+    return base64.b64encode(raw).decode()
+
+
+class TextSecret(Sourced):
+    """A secret file that is UTF-8 text: as text, its content stripped of surrounding
+    blanks (a token file's trailing newline is not part of the token); base64-encoded
+    (``| b64``), the file byte for byte, since a key file is compared whole (munge reads
+    all of it: a worker key one newline short of the controller's is another key)."""
+
+    raw: bytes
+
+    def __new__(cls, raw: bytes, source: str) -> Self:
+        self = super().__new__(cls, raw.decode("utf-8").strip(), source)
+        self.raw = raw
+        return self
+
+
+class BinarySecret:
+    """A secret file that is not UTF-8 text, as the munge key ``mungekey`` and
+    ``create-munge-key`` write: it can only be written base64-encoded (``| b64``, into a
+    ``write_files`` entry with ``encoding: b64``); as text it is an error that names it."""
+
+    def __init__(self, raw: bytes, source: str, path: str) -> None:
+        self.raw, self.source, self.path = raw, source, path
+
+    def __str__(self) -> str:
+        raise ContextError(
+            f"{self.source} ({self.path}) is binary, not UTF-8 text: a template can write it "
+            "only base64-encoded (| b64, in a write_files entry with encoding: b64)"
+        )
 
 
 def environment(site: Site | None = None) -> SandboxedEnvironment:
@@ -65,16 +96,21 @@ def environment(site: Site | None = None) -> SandboxedEnvironment:
     return env
 
 
-def _secrets(site: Site, vo: str, mask: bool) -> dict[str, str]:
-    values = {}
+def _secrets(site: Site, vo: str, mask: bool) -> dict[str, str | BinarySecret]:
+    """Each secret file's bytes, as text where they are UTF-8 (TextSecret, BinarySecret)."""
+    values: dict[str, str | BinarySecret] = {}
     for name, path in site.vo(vo).context.secrets.items():
         if mask:
             values[name] = MASK
             continue
         try:
-            values[name] = site.resolve(path).read_text(encoding="utf-8").strip()
+            raw = site.resolve(path).read_bytes()
         except OSError as exc:
             raise ContextError(f"VO {vo}: secret {name!r} cannot be read from {path}") from exc
+        try:
+            values[name] = TextSecret(raw, f"secrets.{name}")
+        except UnicodeDecodeError:
+            values[name] = BinarySecret(raw, f"secrets.{name}", str(path))
     return values
 
 
@@ -115,7 +151,7 @@ def render_template(
     values = {k: v if k == "deadman" else tag(v, k) for k, v in context.items()}
     try:
         text = environment(site).get_template(name).render(**values)
-    except UnsafeValue as exc:
+    except (UnsafeValue, ContextError) as exc:  # ContextError: a binary secret as text
         raise ContextError(f"{what}: template {name}: {exc}") from exc
     except TemplateError as exc:
         raise ContextError(f"{what}: template {name}: {exc}") from exc

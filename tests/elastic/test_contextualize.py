@@ -130,3 +130,44 @@ def test_meta_data():
         "instance-id": "n1",
         "local-hostname": "h1",
     }
+
+
+def _munge_key_file(doc: dict) -> bytes:
+    import base64
+
+    entry = next(f for f in doc["write_files"] if f["path"] == "/etc/munge/munge.key")
+    assert entry["encoding"] == "b64"
+    return base64.b64decode(entry["content"])
+
+
+def test_a_binary_munge_key_reaches_the_worker_byte_for_byte(tmp_path):
+    """mungekey and create-munge-key write random bytes, not UTF-8: reading the secret as
+    text raised UnicodeDecodeError out of every render of a Slurm worker."""
+    site = site_with("slurm", tmp_path)
+    key = bytes(range(256)) * 4  # every byte value, invalid UTF-8
+    (tmp_path / "munge.key").write_bytes(key)
+    doc = yaml.safe_load(render_user_data(site, "atlas", "h", "h"))
+    assert _munge_key_file(doc) == key
+
+
+def test_a_text_key_keeps_its_trailing_newline_when_written_base64(tmp_path):
+    """munge compares the whole file: the controller's key with its newline and the
+    worker's without it are two keys."""
+    site = site_with("slurm", tmp_path)
+    (tmp_path / "munge.key").write_bytes(b"0123456789abcdef0123456789abcdef\n")
+    doc = yaml.safe_load(render_user_data(site, "atlas", "h", "h"))
+    assert _munge_key_file(doc) == b"0123456789abcdef0123456789abcdef\n"
+
+
+def test_a_text_secret_written_as_text_is_still_stripped(tmp_path):
+    site = site_with("htcondor", tmp_path)
+    doc = yaml.safe_load(render_user_data(site, "atlas", "h", "h"))
+    token = next(f["content"] for f in doc["write_files"] if "token" in f["path"])
+    assert token == "s3cret-token"
+
+
+def test_a_binary_secret_used_as_text_is_an_error_naming_it(tmp_path):
+    site = site_with("htcondor", tmp_path)
+    (tmp_path / "token").write_bytes(b"\xff\xfe binary")
+    with pytest.raises(ContextError, match=r"secrets\.condor_token .*token\) is binary"):
+        render_user_data(site, "atlas", "h", "h")
