@@ -24,7 +24,13 @@ from hypothesis import strategies as st
 from benchmarks.bench_controller import condor_ads
 from lrm_adapters._stream import decoded
 from lrm_adapters.base import LRMParseError
-from lrm_adapters.htcondor import _ad_texts, iter_long_output, job_from_ad, nodes_from_ads
+from lrm_adapters.htcondor import (
+    JOB_ATTRS,
+    _ad_texts,
+    iter_long_output,
+    job_from_ad,
+    nodes_from_ads,
+)
 from lrm_adapters.htcondor_plain import PlainAd, read_plain
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "htcondor"
@@ -71,19 +77,7 @@ def same_reading(text: str) -> list[Any]:
 
 
 NAMES = [
-    "ClusterId",
-    "ProcId",
-    "JobStatus",
-    "RequestCpus",
-    "RequestMemory",
-    "AcctGroup",
-    "AccountingGroup",
-    "x509UserProxyVOName",
-    "Owner",
-    "QDate",
-    "HoldReason",
-    "JobCurrentStartDate",
-    "AllowedJobDuration",
+    *JOB_ATTRS,  # what the job query asks for; then what job_from_ad and nodes_from_ads read
     "RemoteHost",
     "Cpus",
     "Memory",
