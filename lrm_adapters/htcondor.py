@@ -49,6 +49,7 @@ JOB_ATTRS = [
     "HoldReason",
     "JobCurrentStartDate",
     "AllowedJobDuration",
+    "RemoteHost",  # a running job's machine: what a reservation's drain-ahead bounds
 ]
 #: idle and held jobs (demand, and what is not), and running ones with an enforced limit
 JOB_CONSTRAINT = (

@@ -186,3 +186,45 @@ def test_a_failing_query_is_an_lrm_error():
 def test_garbled_long_output_is_a_parse_error():
     with pytest.raises(LRMParseError, match="unreadable ClassAd"):
         parse_long_output("[[[ not a ClassAd")
+
+
+class _Recording(dict[str, object]):
+    """An ad that notes every attribute read: the bindings return only the projection."""
+
+    def __init__(self, values: dict[str, object]) -> None:
+        super().__init__(values)
+        self.read: set[str] = set()
+
+    def get(self, key: str, default: object = None) -> object:  # type: ignore[override]
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key: str) -> object:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+
+def test_the_queries_project_every_attribute_the_readers_use():
+    """A projection without an attribute the reader uses loses it silently (a running job's
+    RemoteHost went missing this way, so its worker had no end for a reservation's drain)."""
+    from lrm_adapters.htcondor import JOB_ATTRS, SLOT_ATTRS
+
+    running = _Recording(
+        {
+            "ClusterId": 7,
+            "ProcId": 0,
+            "JobStatus": 2,
+            "RemoteHost": "slot1_1@wn-1",
+            "AllowedJobDuration": 600,
+            "JobCurrentStartDate": 1000,
+            "AccountingGroup": "group_cms.u",
+        }
+    )
+    held = _Recording({"ClusterId": 8, "JobStatus": 5, "HoldReason": "x"})
+    job = job_from_ad(running)
+    job_from_ad(held)
+    assert job.hosts == ("wn-1",)
+    assert running.read | held.read <= set(JOB_ATTRS)
+    slot = _Recording({"Machine": "wn-1", "State": "Unclaimed", "Cpus": 4, "Memory": 8000})
+    nodes_from_ads([slot])
+    assert slot.read <= set(SLOT_ATTRS)
