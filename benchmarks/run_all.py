@@ -89,6 +89,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--workers", type=int, default=1, help="grid cells run at once")
     parser.add_argument("--skip-controller", action="store_true", help="decision quality only")
+    parser.add_argument(
+        "--quick", action="store_true", help="controller scale up to 100k jobs only (no 1M rows)"
+    )
     args = parser.parse_args()
     started = time.time()
     docs = REPO / "docs"
@@ -105,7 +108,7 @@ def main() -> int:
     scale: dict[str, object] | None = None
     if not args.skip_controller:
         print("controller scale:")
-        scale = bench_controller.main()
+        scale = bench_controller.main(full=not args.quick, workers=max(1, args.workers))
     elapsed = time.time() - started
     write_doc(
         docs / "benchmarks.md", sections, grid_text, behind, summary, scale, elapsed, args.workers
@@ -437,8 +440,8 @@ def controller_section(scale: dict[str, Any]) -> str:
         )
     if not scale.get("full"):
         targets.append(
-            "- the 1M rows and their targets come from `ELASTIC_BENCH_FULL=1 ./scripts/bench`"
-            " (about 25 minutes more on 2 cores); this run is the default one"
+            "- this run was `./scripts/bench --quick`: without `--quick` it adds the 1M rows"
+            " and their targets"
         )
     target_lines = "\n".join(targets)
     return f"""
@@ -451,11 +454,12 @@ job instances (array tasks counted); records are the Job objects they come as.
 |---|---|---|---|---|---|---|---|
 {plan_rows}
 
-LRM parsers on generated outputs, one timed run each; working MB is tracemalloc's peak
-less the jobs returned (what the parser keeps besides its result), beside the output's
-size, traced at the smallest and the largest size (-: not traced). Streamed parsers read
-the command's output in chunks (`CommandRunner.stream`); the JSON ones (squeue --json,
-PBS -F json) decode one job at a time as the document arrives.
+LRM parsers on generated outputs, one timed run each, one parser at a time; working MB is
+tracemalloc's peak less the jobs returned (what the parser keeps besides its result),
+beside the output's size, traced at the smallest and the largest size (-: not traced) in
+runs of their own, {scale.get("trace_workers", 1)} at a time. Streamed parsers read the
+command's output in chunks (`CommandRunner.stream`); the JSON ones (squeue --json, PBS -F
+json) decode one job at a time as the document arrives.
 
 | parser | jobs | seconds | output MB | working MB | streamed |
 |---|---|---|---|---|---|
