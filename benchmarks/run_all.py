@@ -456,8 +456,8 @@ job instances (array tasks counted); records are the Job objects they come as.
 
 LRM parsers on generated outputs, one timed run each, one parser at a time; working MB is
 tracemalloc's peak less the jobs returned (what the parser keeps besides its result),
-beside the output's size, traced at the smallest and the largest size (-: not traced) in
-runs of their own, {scale.get("trace_workers", 1)} at a time. Streamed parsers read the
+beside the output's size, traced at the two smaller sizes (-: not traced) in runs of
+their own, {scale.get("trace_workers", 1)} at a time. Streamed parsers read the
 command's output in chunks (`CommandRunner.stream`); the JSON ones (squeue --json, PBS -F
 json) decode one job at a time as the document arrives.
 
