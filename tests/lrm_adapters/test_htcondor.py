@@ -13,7 +13,14 @@ from elastic.model import LrmNodeState
 from elastic.planning.demand import freeing_cores
 from elastic.vomatch import label_snapshot
 from lrm_adapters.base import LRMParseError
-from lrm_adapters.htcondor import HTCondorAdapter, job_from_ad, nodes_from_ads, parse_long_output
+from lrm_adapters.htcondor import (
+    JOB_ATTRS,
+    SLOT_ATTRS,
+    HTCondorAdapter,
+    job_from_ad,
+    nodes_from_ads,
+    parse_long_output,
+)
 from tests.factories import make_site
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "htcondor"
@@ -207,8 +214,6 @@ class _Recording(dict[str, object]):
 def test_the_queries_project_every_attribute_the_readers_use():
     """A projection without an attribute the reader uses loses it silently (a running job's
     RemoteHost went missing this way, so its worker had no end for a reservation's drain)."""
-    from lrm_adapters.htcondor import JOB_ATTRS, SLOT_ATTRS
-
     running = _Recording(
         {
             "ClusterId": 7,
